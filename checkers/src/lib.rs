@@ -4,3 +4,6 @@
 //! key) is data parallelism inside a call, bounded by the caller's deadline and memory limit.
 
 pub mod history;
+pub mod verdict;
+
+pub use verdict::Validity;
