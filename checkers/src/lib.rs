@@ -7,3 +7,5 @@ pub mod history;
 pub mod verdict;
 
 pub use verdict::Validity;
+pub mod linear;
+pub mod model;

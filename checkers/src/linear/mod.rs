@@ -1,0 +1,256 @@
+//! Linearizability checking: is there a total order of the operations, consistent with
+//! their real-time order, that the model accepts?
+//!
+//! The history is split per key (P-compositionality: a history is linearizable iff each
+//! key's is) and the keys are searched in parallel; the first violation stops the rest.
+//! Every search runs under a shared budget (deadline, memory, cancellation) that it looks
+//! at from inside its loop, so a limit is honoured within milliseconds.
+
+mod explain;
+mod problem;
+mod search;
+
+pub use explain::{Explanation, OpView, StepView};
+
+use crate::history::History;
+use crate::model::Model;
+use crate::Validity;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LinError {
+    /// An operation the model cannot interpret.
+    #[error("{file}:{line}: {message}")]
+    BadOperation {
+        file: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{file}: the history has {events} events; at most {max} can be checked", max = u32::MAX)]
+    TooLong { file: PathBuf, events: usize },
+}
+
+/// Limits of a check. All optional; a check without limits runs until it decides.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub timeout: Option<Duration>,
+    /// Bytes the search's tables may take (memo, states, transitions), all keys together.
+    pub memory_limit: Option<usize>,
+    /// Set from outside (Ctrl-C, a caller's own deadline) to stop the check: it returns
+    /// `unknown` promptly.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Counters a caller may watch to show progress.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Live counters of a running check.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub keys_total: AtomicUsize,
+    pub keys_done: AtomicUsize,
+    pub memory_bytes: AtomicUsize,
+}
+
+/// What every search of one check shares.
+pub(crate) struct Budget {
+    deadline: Option<Instant>,
+    memory_limit: Option<usize>,
+    memory: AtomicUsize,
+    external: Option<Arc<AtomicBool>>,
+    /// Set when some key turned out invalid: the others need not finish.
+    found_violation: AtomicBool,
+    progress: Option<Arc<Progress>>,
+}
+
+impl Budget {
+    pub(crate) fn add_memory(&self, bytes: usize) {
+        if bytes > 0 {
+            let now = self.memory.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            if let Some(p) = &self.progress {
+                p.memory_bytes.store(now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn release_memory(&self, bytes: usize) {
+        self.memory.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn over_memory(&self) -> bool {
+        self.memory_limit
+            .is_some_and(|l| self.memory.load(Ordering::Relaxed) > l)
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.found_violation.load(Ordering::Relaxed)
+            || self
+                .external
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Counts of the work a check did.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct SearchStats {
+    /// Configurations the searches entered.
+    pub configurations: u64,
+    /// Distinct configurations remembered.
+    pub memo_entries: u64,
+    /// Distinct model states met.
+    pub model_states: u64,
+}
+
+/// The outcome of a linearizability check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub valid: Validity,
+    pub model: String,
+    /// Client operations (invocations) in the history.
+    pub operations: usize,
+    pub keys: usize,
+    /// Keys whose search finished with a verdict.
+    pub keys_decided: usize,
+    /// Why the verdict is unknown, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// One explanation per key found not linearizable.
+    pub failures: Vec<Explanation>,
+    pub stats: SearchStats,
+}
+
+enum KeyOutcome {
+    Valid,
+    Invalid(Box<Explanation>),
+    Aborted(search::Abort),
+}
+
+/// Checks a history against a model.
+pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<Report, LinError> {
+    if history.ops.len() >= u32::MAX as usize {
+        return Err(LinError::TooLong {
+            file: history.source.clone(),
+            events: history.ops.len(),
+        });
+    }
+    let operations = history.operations();
+    let groups = problem::split_by_key(&operations);
+    let problems = groups
+        .into_iter()
+        .map(|(key, members)| problem::build(model, history, &operations, key, &members))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let budget = Budget {
+        deadline: opts.timeout.map(|t| Instant::now() + t),
+        memory_limit: opts.memory_limit,
+        memory: AtomicUsize::new(0),
+        external: opts.cancel.clone(),
+        found_violation: AtomicBool::new(false),
+        progress: opts.progress.clone(),
+    };
+    if let Some(p) = &opts.progress {
+        p.keys_total.store(problems.len(), Ordering::Relaxed);
+    }
+    let configurations = AtomicU64::new(0);
+    let memo_entries = AtomicU64::new(0);
+    let model_states = AtomicU64::new(0);
+
+    // Big keys first, so that one large key does not start last and hold up the end.
+    let mut order: Vec<usize> = (0..problems.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(problems[i].det.len() + problems[i].info.len()));
+    let mut outcomes: Vec<(usize, KeyOutcome)> = order
+        .par_iter()
+        .map(|&i| {
+            let pb = &problems[i];
+            if budget.cancelled() {
+                return (i, KeyOutcome::Aborted(search::Abort::Cancelled));
+            }
+            let mut s = search::Search::new(model, pb, &budget);
+            let result = s.run();
+            configurations.fetch_add(s.stats.configurations, Ordering::Relaxed);
+            memo_entries.fetch_add(s.stats.memo_entries, Ordering::Relaxed);
+            model_states.fetch_add(s.stats.states, Ordering::Relaxed);
+            if let Some(p) = &opts.progress {
+                p.keys_done.fetch_add(1, Ordering::Relaxed);
+            }
+            let outcome = match result {
+                search::SearchResult::Linearizable => KeyOutcome::Valid,
+                search::SearchResult::NotLinearizable {
+                    best_path,
+                    best_states,
+                } => {
+                    budget.found_violation.store(true, Ordering::Relaxed);
+                    KeyOutcome::Invalid(Box::new(explain::explain(
+                        model,
+                        history,
+                        &operations,
+                        pb,
+                        &s.states,
+                        &best_path,
+                        &best_states,
+                    )))
+                }
+                search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
+            };
+            (i, outcome)
+        })
+        .collect();
+    outcomes.sort_by_key(|(i, _)| *i);
+
+    let mut valid = Validity::Valid;
+    let mut failures = Vec::new();
+    let mut decided = 0;
+    let mut abort: Option<search::Abort> = None;
+    for (_, o) in outcomes {
+        match o {
+            KeyOutcome::Valid => decided += 1,
+            KeyOutcome::Invalid(e) => {
+                decided += 1;
+                valid = Validity::Invalid;
+                failures.push(*e);
+            }
+            KeyOutcome::Aborted(a) => {
+                valid = valid.merge(Validity::Unknown);
+                // A timeout or memory stop says more than the cancellations it caused.
+                if abort.is_none() || abort == Some(search::Abort::Cancelled) {
+                    abort = Some(a);
+                }
+            }
+        }
+    }
+    let keys = problems.len();
+    let reason = (valid == Validity::Unknown).then(|| {
+        let what = match abort {
+            Some(search::Abort::Timeout) => format!(
+                "timed out after {:.1} s",
+                opts.timeout.unwrap_or_default().as_secs_f64()
+            ),
+            Some(search::Abort::Memory) => format!(
+                "reached the memory limit of {} MB",
+                opts.memory_limit.unwrap_or_default() / (1 << 20)
+            ),
+            _ => "cancelled".to_string(),
+        };
+        format!("{what}; {decided} of {keys} keys decided, none invalid")
+    });
+    Ok(Report {
+        valid,
+        model: model.name().to_string(),
+        operations: operations.len(),
+        keys,
+        keys_decided: decided,
+        reason,
+        failures,
+        stats: SearchStats {
+            configurations: configurations.into_inner(),
+            memo_entries: memo_entries.into_inner(),
+            model_states: model_states.into_inner(),
+        },
+    })
+}

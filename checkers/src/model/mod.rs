@@ -1,0 +1,111 @@
+//! Sequential specifications of the objects a history is checked against.
+//!
+//! A model is a small pure type: an initial state and a step function. The search interns
+//! states and operations to integer ids and memoizes transitions, so a model's cost is
+//! paid once per distinct (state, operation) pair, and models can stay simple.
+
+mod mutex;
+mod queue;
+mod register;
+mod scalar;
+mod set;
+
+pub use mutex::{Mutex, MutexOp};
+pub use queue::{FifoQueue, QueueOp, UnorderedQueue};
+pub use register::{CasRegister, Kv, KvOp, Register, RegisterOp};
+pub use scalar::Scalar;
+pub use set::{Set, SetOp};
+
+use crate::history::Outcome;
+use serde_json::Value;
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+
+/// A sequential object. Implement it to check histories of your own objects.
+pub trait Model: Sync {
+    /// A state of the object.
+    type State: Clone + Eq + Hash + Debug + Display + Send;
+    /// One operation as the model sees it: what was asked and, when known, what was
+    /// observed. Two operations that are equal are interchangeable in the search.
+    type Op: Clone + Eq + Hash + Debug + Display + Send + Sync;
+
+    fn name(&self) -> &'static str;
+
+    fn init(&self) -> Self::State;
+
+    /// Interprets a client operation that completed `ok` (with `result`) or `info` (result
+    /// unknown). `Ok(None)` drops an operation that can constrain nothing, such as a read
+    /// that crashed. Errors say what is wrong with the operation; the caller adds where.
+    /// Operations that failed never reach a model: they did not happen.
+    fn parse(
+        &self,
+        f: &str,
+        invoke: &Value,
+        result: Option<&Value>,
+        outcome: Outcome,
+    ) -> Result<Option<Self::Op>, String>;
+
+    /// Pushes onto `next` every state `op` can lead to from `state`: none when `op` is
+    /// impossible there, more than one for a nondeterministic step.
+    fn step(&self, state: &Self::State, op: &Self::Op, next: &mut Vec<Self::State>);
+
+    /// Why `op` cannot be applied in `state`, in words, for explanations.
+    fn explain(&self, state: &Self::State, op: &Self::Op) -> String {
+        format!("{op} is not possible when the state is {state}")
+    }
+
+    /// Which indeterminate operations (`info`) may matter to the verdict, given those that
+    /// completed. An operation left out must be one whose effect no linearization can
+    /// depend on (a write whose value nobody reads); leaving such operations out can only
+    /// shrink the search. The default keeps all.
+    fn relevant_indeterminate(
+        &self,
+        indeterminate: &[Self::Op],
+        determinate: &[Self::Op],
+    ) -> Vec<bool> {
+        let _ = determinate;
+        vec![true; indeterminate.len()]
+    }
+}
+
+/// The models faultline knows by name, for the command line.
+pub const MODEL_NAMES: &[&str] = &[
+    "register",
+    "cas-register",
+    "kv",
+    "set",
+    "fifo-queue",
+    "unordered-queue",
+    "mutex",
+];
+
+/// Guesses the model from the operation names a history uses.
+pub fn infer_model<'a>(fs: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let mut seen = std::collections::BTreeSet::new();
+    for f in fs {
+        seen.insert(f.to_string());
+    }
+    let has = |f: &str| seen.contains(f);
+    if has("get") || has("put") || has("append") {
+        Some("kv")
+    } else if has("cas") {
+        Some("cas-register")
+    } else if has("write") {
+        Some("cas-register")
+    } else if has("enqueue") || has("dequeue") {
+        Some("fifo-queue")
+    } else if has("add") {
+        Some("set")
+    } else if has("acquire") || has("release") {
+        Some("mutex")
+    } else if has("read") {
+        Some("cas-register")
+    } else {
+        None
+    }
+}
+
+/// The shape of every model's "wrong f" error.
+pub(crate) fn unknown_f(model: &str, f: &str, expected: &str) -> String {
+    format!("the {model} model has no operation {f:?} (it knows {expected})")
+}

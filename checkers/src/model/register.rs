@@ -1,0 +1,404 @@
+//! Registers: a plain read/write register, a compare-and-set register, and the keyed
+//! string store with append of the kv histories (checked one key at a time).
+
+use super::scalar::{Scalar, Shown};
+use super::{unknown_f, Model};
+use crate::history::Outcome;
+use rustc_hash::FxHashSet;
+use serde_json::Value;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// A read that returned this value (`None`: the register was unset).
+    Read(Option<Scalar>),
+    Write(Scalar),
+    /// Compare-and-set: if the register holds the first value, set it to the second.
+    Cas(Scalar, Scalar),
+}
+
+impl fmt::Display for RegisterOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterOp::Read(v) => write!(f, "read {}", Shown(v)),
+            RegisterOp::Write(v) => write!(f, "write {v}"),
+            RegisterOp::Cas(a, b) => write!(f, "cas {a} -> {b}"),
+        }
+    }
+}
+
+/// The value a register holds, `null` before the first write.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RegisterState(pub Option<Scalar>);
+
+impl fmt::Display for RegisterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Shown(&self.0))
+    }
+}
+
+/// A read/write register.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Register;
+
+/// A register with compare-and-set (`cas` with value `[old, new]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CasRegister;
+
+fn scalar_arg(f: &str, v: &Value) -> Result<Scalar, String> {
+    Scalar::from_json(v).ok_or_else(|| format!("{f} needs a value, not null"))
+}
+
+fn parse_register(
+    model: &str,
+    allow_cas: bool,
+    f: &str,
+    invoke: &Value,
+    result: Option<&Value>,
+    outcome: Outcome,
+) -> Result<Option<RegisterOp>, String> {
+    match f {
+        "read" => Ok(match outcome {
+            // A read that crashed observed nothing we know of.
+            Outcome::Info | Outcome::Fail => None,
+            Outcome::Ok => Some(RegisterOp::Read(Scalar::from_json(
+                result.unwrap_or(&Value::Null),
+            ))),
+        }),
+        "write" => Ok(Some(RegisterOp::Write(scalar_arg(f, invoke)?))),
+        "cas" if allow_cas => match invoke {
+            Value::Array(pair) if pair.len() == 2 => Ok(Some(RegisterOp::Cas(
+                scalar_arg(f, &pair[0])?,
+                scalar_arg(f, &pair[1])?,
+            ))),
+            other => Err(format!("cas needs a value [old, new], not {other}")),
+        },
+        _ => Err(unknown_f(
+            model,
+            f,
+            if allow_cas {
+                "read, write and cas"
+            } else {
+                "read and write"
+            },
+        )),
+    }
+}
+
+fn step_register(state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
+    match op {
+        RegisterOp::Read(v) => {
+            if state.0 == *v {
+                next.push(state.clone())
+            }
+        }
+        RegisterOp::Write(v) => next.push(RegisterState(Some(v.clone()))),
+        RegisterOp::Cas(old, new) => {
+            if state.0.as_ref() == Some(old) {
+                next.push(RegisterState(Some(new.clone())))
+            }
+        }
+    }
+}
+
+fn explain_register(state: &RegisterState, op: &RegisterOp) -> String {
+    match op {
+        RegisterOp::Read(v) => format!("can't read {} from a register holding {state}", Shown(v)),
+        RegisterOp::Cas(old, new) => {
+            format!("can't cas {old} -> {new}: the register holds {state}, not {old}")
+        }
+        RegisterOp::Write(v) => format!("can't write {v}"),
+    }
+}
+
+/// Keeps the indeterminate writes whose value some operation that matters observes; a
+/// write nobody reads cannot change whether the reads that happened are explained. Cas
+/// observes its old value, so the set of observed values grows to a fixed point.
+fn relevant_register_writes(indeterminate: &[RegisterOp], determinate: &[RegisterOp]) -> Vec<bool> {
+    let mut observed: FxHashSet<&Scalar> = FxHashSet::default();
+    for op in determinate {
+        match op {
+            RegisterOp::Read(Some(v)) | RegisterOp::Cas(v, _) => {
+                observed.insert(v);
+            }
+            _ => {}
+        }
+    }
+    let mut keep = vec![false; indeterminate.len()];
+    loop {
+        let mut changed = false;
+        for (i, op) in indeterminate.iter().enumerate() {
+            if keep[i] {
+                continue;
+            }
+            let written = match op {
+                RegisterOp::Write(v) | RegisterOp::Cas(_, v) => v,
+                RegisterOp::Read(_) => continue,
+            };
+            if observed.contains(written) {
+                keep[i] = true;
+                changed = true;
+                if let RegisterOp::Cas(old, _) = op {
+                    observed.insert(old);
+                }
+            }
+        }
+        if !changed {
+            return keep;
+        }
+    }
+}
+
+impl Model for Register {
+    type State = RegisterState;
+    type Op = RegisterOp;
+
+    fn name(&self) -> &'static str {
+        "register"
+    }
+
+    fn init(&self) -> RegisterState {
+        RegisterState(None)
+    }
+
+    fn parse(
+        &self,
+        f: &str,
+        invoke: &Value,
+        result: Option<&Value>,
+        outcome: Outcome,
+    ) -> Result<Option<RegisterOp>, String> {
+        parse_register(self.name(), false, f, invoke, result, outcome)
+    }
+
+    fn step(&self, state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
+        step_register(state, op, next)
+    }
+
+    fn explain(&self, state: &RegisterState, op: &RegisterOp) -> String {
+        explain_register(state, op)
+    }
+
+    fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
+        relevant_register_writes(ind, det)
+    }
+}
+
+impl Model for CasRegister {
+    type State = RegisterState;
+    type Op = RegisterOp;
+
+    fn name(&self) -> &'static str {
+        "cas-register"
+    }
+
+    fn init(&self) -> RegisterState {
+        RegisterState(None)
+    }
+
+    fn parse(
+        &self,
+        f: &str,
+        invoke: &Value,
+        result: Option<&Value>,
+        outcome: Outcome,
+    ) -> Result<Option<RegisterOp>, String> {
+        parse_register(self.name(), true, f, invoke, result, outcome)
+    }
+
+    fn step(&self, state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
+        step_register(state, op, next)
+    }
+
+    fn explain(&self, state: &RegisterState, op: &RegisterOp) -> String {
+        explain_register(state, op)
+    }
+
+    fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
+        relevant_register_writes(ind, det)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KvOp {
+    /// A get that returned this string (`""`: nothing stored).
+    Get(String),
+    Put(String),
+    Append(String),
+}
+
+impl fmt::Display for KvOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvOp::Get(v) => write!(f, "get {v:?}"),
+            KvOp::Put(v) => write!(f, "put {v:?}"),
+            KvOp::Append(v) => write!(f, "append {v:?}"),
+        }
+    }
+}
+
+/// The string stored under one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KvState(pub String);
+
+impl fmt::Display for KvState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// A key/value store of strings with get, put and append, checked per key (the history's
+/// `key` field splits it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kv;
+
+fn kv_string(f: &str, v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!("{f} needs a string value, not {other}")),
+    }
+}
+
+impl Model for Kv {
+    type State = KvState;
+    type Op = KvOp;
+
+    fn name(&self) -> &'static str {
+        "kv"
+    }
+
+    fn init(&self) -> KvState {
+        KvState(String::new())
+    }
+
+    fn parse(
+        &self,
+        f: &str,
+        invoke: &Value,
+        result: Option<&Value>,
+        outcome: Outcome,
+    ) -> Result<Option<KvOp>, String> {
+        match f {
+            "get" | "read" => Ok(match outcome {
+                Outcome::Ok => Some(KvOp::Get(kv_string(f, result.unwrap_or(&Value::Null))?)),
+                _ => None,
+            }),
+            "put" | "write" => Ok(Some(KvOp::Put(kv_string(f, invoke)?))),
+            "append" => Ok(Some(KvOp::Append(kv_string(f, invoke)?))),
+            _ => Err(unknown_f(self.name(), f, "get, put and append")),
+        }
+    }
+
+    fn step(&self, state: &KvState, op: &KvOp, next: &mut Vec<KvState>) {
+        match op {
+            KvOp::Get(v) => {
+                if state.0 == *v {
+                    next.push(state.clone())
+                }
+            }
+            KvOp::Put(v) => next.push(KvState(v.clone())),
+            KvOp::Append(v) => {
+                let mut s = String::with_capacity(state.0.len() + v.len());
+                s.push_str(&state.0);
+                s.push_str(v);
+                next.push(KvState(s))
+            }
+        }
+    }
+
+    fn explain(&self, state: &KvState, op: &KvOp) -> String {
+        match op {
+            KvOp::Get(v) => format!("can't get {v:?}: the key holds {state}"),
+            other => format!("{other} is not possible when the key holds {state}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn steps<M: Model>(m: &M, s: &M::State, op: &M::Op) -> Vec<M::State> {
+        let mut v = Vec::new();
+        m.step(s, op, &mut v);
+        v
+    }
+
+    #[test]
+    fn cas_register_semantics() {
+        let m = CasRegister;
+        let s0 = m.init();
+        let w = m
+            .parse("write", &json!(3), Some(&json!(3)), Outcome::Ok)
+            .unwrap()
+            .unwrap();
+        let s1 = steps(&m, &s0, &w).pop().unwrap();
+        assert_eq!(s1, RegisterState(Some(Scalar::Int(3))));
+        let cas = m
+            .parse("cas", &json!([3, 4]), None, Outcome::Info)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            steps(&m, &s1, &cas),
+            vec![RegisterState(Some(Scalar::Int(4)))]
+        );
+        assert!(steps(&m, &s0, &cas).is_empty());
+        let read_null = m
+            .parse("read", &json!(null), Some(&json!(null)), Outcome::Ok)
+            .unwrap()
+            .unwrap();
+        assert_eq!(steps(&m, &s0, &read_null), vec![s0.clone()]);
+        assert!(steps(&m, &s1, &read_null).is_empty());
+        // A crashed read constrains nothing and is dropped.
+        assert_eq!(
+            m.parse("read", &json!(null), None, Outcome::Info).unwrap(),
+            None
+        );
+        assert!(m.parse("cas", &json!(3), None, Outcome::Ok).is_err());
+        assert!(Register
+            .parse("cas", &json!([1, 2]), None, Outcome::Ok)
+            .is_err());
+        assert!(m
+            .parse("frob", &json!(1), None, Outcome::Ok)
+            .unwrap_err()
+            .contains("frob"));
+    }
+
+    #[test]
+    fn unread_indeterminate_writes_are_irrelevant() {
+        use RegisterOp::*;
+        let i = |v| Scalar::Int(v);
+        let ind = vec![
+            Write(i(1)),
+            Write(i(2)),
+            Cas(i(7), i(3)),
+            Write(i(7)),
+            Cas(i(8), i(9)),
+        ];
+        let det = vec![Read(Some(i(2))), Read(Some(i(3)))];
+        // 2 is read; 3 is read and comes from cas 7->3, which makes the write of 7 matter.
+        assert_eq!(
+            relevant_register_writes(&ind, &det),
+            vec![false, true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn kv_appends() {
+        let m = Kv;
+        let a = m
+            .parse("append", &json!("x 1 0 y"), None, Outcome::Info)
+            .unwrap()
+            .unwrap();
+        let s = steps(&m, &m.init(), &a).pop().unwrap();
+        let g = m
+            .parse("get", &json!(null), Some(&json!("x 1 0 y")), Outcome::Ok)
+            .unwrap()
+            .unwrap();
+        assert_eq!(steps(&m, &s, &g).len(), 1);
+        assert!(steps(&m, &m.init(), &g).is_empty());
+    }
+}
