@@ -97,7 +97,7 @@ pub(super) fn explain<M: Model>(
     history: &History,
     operations: &[Operation],
     pb: &Problem<M>,
-    states: &[M::State],
+    states: &impl std::ops::Index<usize, Output = M::State>,
     best_path: &[Step],
     best_states: &[u32],
 ) -> Explanation {

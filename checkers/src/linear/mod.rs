@@ -18,7 +18,7 @@ use crate::Validity;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -107,6 +107,17 @@ pub struct SearchStats {
     pub model_states: u64,
 }
 
+impl SearchStats {
+    fn add(&mut self, s: &search::Stats) {
+        self.configurations += s.configurations;
+        self.memo_entries += s.memo_entries;
+        self.model_states += s.states;
+    }
+}
+
+/// Configurations each key may search in the first round; later rounds double it.
+const FIRST_SLICE: u64 = 4096;
+
 /// The outcome of a linearizability check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -157,29 +168,25 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
     if let Some(p) = &opts.progress {
         p.keys_total.store(problems.len(), Ordering::Relaxed);
     }
-    let configurations = AtomicU64::new(0);
-    let memo_entries = AtomicU64::new(0);
-    let model_states = AtomicU64::new(0);
+    let mut stats = SearchStats::default();
 
-    // Big keys first, so that one large key does not start last and hold up the end.
-    let mut order: Vec<usize> = (0..problems.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(problems[i].det.len() + problems[i].info.len()));
-    let mut outcomes: Vec<(usize, KeyOutcome)> = order
-        .par_iter()
-        .map(|&i| {
-            let pb = &problems[i];
+    // Keys are searched in rounds, each key for a slice of configurations that doubles
+    // every round. A key that is hard to refute cannot then hold up one that is easy: a
+    // violation anywhere is found about as soon as the cheapest one to find.
+    let mut searches: Vec<(usize, search::Search<'_, M>, Option<KeyOutcome>)> = problems
+        .iter()
+        .enumerate()
+        .map(|(i, pb)| (i, search::Search::new(model, pb, &budget), None))
+        .collect();
+    let mut outcomes: Vec<(usize, KeyOutcome)> = Vec::with_capacity(problems.len());
+    let mut slice = FIRST_SLICE;
+    while !searches.is_empty() {
+        searches.par_iter_mut().for_each(|(i, s, outcome)| {
             if budget.cancelled() {
-                return (i, KeyOutcome::Aborted(search::Abort::Cancelled));
+                *outcome = Some(KeyOutcome::Aborted(search::Abort::Cancelled));
+                return;
             }
-            let mut s = search::Search::new(model, pb, &budget);
-            let result = s.run();
-            configurations.fetch_add(s.stats.configurations, Ordering::Relaxed);
-            memo_entries.fetch_add(s.stats.memo_entries, Ordering::Relaxed);
-            model_states.fetch_add(s.stats.states, Ordering::Relaxed);
-            if let Some(p) = &opts.progress {
-                p.keys_done.fetch_add(1, Ordering::Relaxed);
-            }
-            let outcome = match result {
+            *outcome = s.run(slice).map(|result| match result {
                 search::SearchResult::Linearizable => KeyOutcome::Valid,
                 search::SearchResult::NotLinearizable {
                     best_path,
@@ -190,17 +197,31 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                         model,
                         history,
                         &operations,
-                        pb,
+                        &problems[*i],
                         &s.states,
                         &best_path,
                         &best_states,
                     )))
                 }
                 search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
-            };
-            (i, outcome)
-        })
-        .collect();
+            });
+        });
+        let mut still = Vec::with_capacity(searches.len());
+        for (i, s, outcome) in searches {
+            match outcome {
+                Some(o) => {
+                    stats.add(&s.stats);
+                    if let Some(p) = &opts.progress {
+                        p.keys_done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    outcomes.push((i, o));
+                }
+                None => still.push((i, s, None)),
+            }
+        }
+        searches = still;
+        slice = slice.saturating_mul(2);
+    }
     outcomes.sort_by_key(|(i, _)| *i);
 
     let mut valid = Validity::Valid;
@@ -247,10 +268,6 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         keys_decided: decided,
         reason,
         failures,
-        stats: SearchStats {
-            configurations: configurations.into_inner(),
-            memo_entries: memo_entries.into_inner(),
-            model_states: model_states.into_inner(),
-        },
+        stats,
     })
 }

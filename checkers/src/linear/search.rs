@@ -14,7 +14,8 @@
 use super::problem::Problem;
 use super::Budget;
 use crate::model::Model;
-use rustc_hash::{FxHashMap, FxHashSet};
+use indexmap::IndexSet;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 use std::time::Instant;
 
@@ -69,6 +70,8 @@ enum Undo {
 }
 
 struct Frame {
+    /// Whether the frame has looked for a read it can take at once.
+    scanned: bool,
     det_cursor: u32,
     info_cursor: u32,
     succ_cursor: u32,
@@ -91,14 +94,15 @@ pub(crate) struct Search<'a, M: Model> {
     pb: &'a Problem<M>,
     budget: &'a Budget,
 
-    /// Interned model states.
-    pub states: Vec<M::State>,
-    state_ids: FxHashMap<M::State, u32>,
+    /// Interned model states: the id of a state is its position.
+    pub states: IndexSet<M::State, FxBuildHasher>,
     /// (state, class) -> successors, as a range of `succ_pool`.
     trans: FxHashMap<u64, (u32, u32)>,
     succ_pool: Vec<u32>,
     scratch: Vec<M::State>,
 
+    /// Per operation class: does it leave every state as it is?
+    read_only: Vec<bool>,
     /// Completed operations (indices into `pb.det`) ordered by return.
     by_ret: Vec<u32>,
     lin: Vec<u64>,
@@ -107,6 +111,16 @@ pub(crate) struct Search<'a, M: Model> {
     used: Vec<u32>,
     state: u32,
     done: u32,
+
+    stack: Vec<Frame>,
+    started: bool,
+    /// The deepest configuration (most completed operations linearized) and its path,
+    /// kept lazily: `best_valid` leading steps of `best_path` match the current stack.
+    best_done: u32,
+    best_path: Vec<Step>,
+    best_valid: usize,
+    best_states: Vec<u32>,
+    since_check: u64,
 
     memo_plain: FxHashSet<Box<[u64]>>,
     memo_dominance: FxHashMap<Box<[u64]>, SmallVec<[Box<[u32]>; 1]>>,
@@ -128,11 +142,11 @@ impl<'a, M: Model> Search<'a, M> {
             model,
             pb,
             budget,
-            states: Vec::new(),
-            state_ids: FxHashMap::default(),
+            states: IndexSet::default(),
             trans: FxHashMap::default(),
             succ_pool: Vec::new(),
             scratch: Vec::new(),
+            read_only: pb.classes.iter().map(|c| model.read_only(c)).collect(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
             p: 0,
@@ -140,6 +154,13 @@ impl<'a, M: Model> Search<'a, M> {
             used: vec![0; pb.info.len()],
             state: 0,
             done: 0,
+            stack: Vec::new(),
+            started: false,
+            best_done: 0,
+            best_path: Vec::new(),
+            best_valid: 0,
+            best_states: Vec::new(),
+            since_check: 0,
             memo_plain: FxHashSet::default(),
             memo_dominance: FxHashMap::default(),
             key_buf: Vec::new(),
@@ -152,15 +173,13 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn intern(&mut self, st: M::State) -> u32 {
-        if let Some(&id) = self.state_ids.get(&st) {
-            return id;
+        let heap = self.model.heap_size(&st);
+        let (id, new) = self.states.insert_full(st);
+        if new {
+            self.unreported_bytes += std::mem::size_of::<M::State>() + heap + 16;
+            self.stats.states += 1;
         }
-        let id = self.states.len() as u32;
-        self.unreported_bytes += 2 * std::mem::size_of::<M::State>() + 32;
-        self.states.push(st.clone());
-        self.state_ids.insert(st, id);
-        self.stats.states += 1;
-        id
+        id as u32
     }
 
     fn is_lin(&self, i: u32) -> bool {
@@ -208,6 +227,15 @@ impl<'a, M: Model> Search<'a, M> {
     fn next_move(&mut self, f: &mut Frame) -> Option<Move> {
         let r = self.horizon();
         let n = self.pb.det.len() as u32;
+        if !f.scanned {
+            f.scanned = true;
+            if let Some(mv) = self.forced_read(r) {
+                // The only move worth trying from here (see `Model::read_only`).
+                f.det_cursor = n;
+                f.info_cursor = self.pb.info.len() as u32;
+                return Some(mv);
+            }
+        }
         while f.det_cursor < n && self.pb.det[f.det_cursor as usize].call < r {
             let i = f.det_cursor;
             if !self.is_lin(i) {
@@ -235,6 +263,23 @@ impl<'a, M: Model> Search<'a, M> {
             }
             f.info_cursor += 1;
             f.succ_cursor = 0;
+        }
+        None
+    }
+
+    /// A read that can be linearized now, if there is one.
+    fn forced_read(&mut self, r: u32) -> Option<Move> {
+        let n = self.pb.det.len() as u32;
+        let mut i = self.p;
+        while i < n && self.pb.det[i as usize].call < r {
+            let class = self.pb.det[i as usize].class;
+            if !self.is_lin(i) && self.read_only[class as usize] {
+                let (start, len) = self.successors(class);
+                if len > 0 {
+                    return Some(Move::Det(i, self.succ_pool[start as usize]));
+                }
+            }
+            i += 1;
         }
         None
     }
@@ -389,96 +434,103 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    pub(crate) fn run(&mut self) -> SearchResult {
+    /// Searches for at most `slice` more configurations. `None`: not decided yet; call
+    /// again to go on where it stopped.
+    pub(crate) fn run(&mut self, slice: u64) -> Option<SearchResult> {
         let n = self.pb.det.len() as u32;
-        if n == 0 {
-            return SearchResult::Linearizable;
+        if !self.started {
+            self.started = true;
+            if n == 0 {
+                return Some(SearchResult::Linearizable);
+            }
+            self.best_states.push(self.state);
+            self.remember();
+            self.stack.push(Frame {
+                scanned: false,
+                det_cursor: 0,
+                info_cursor: 0,
+                succ_cursor: 0,
+                undo: Undo::Root,
+            });
         }
-        let mut stack: Vec<Frame> = Vec::with_capacity(n as usize + 1);
-        // The deepest configuration: its path is kept lazily, copying only the part of the
-        // stack that changed since it was last copied.
-        let mut best_done = 0u32;
-        let mut best_path: Vec<Step> = Vec::new();
-        let mut best_valid = 0usize;
-        let mut best_states: Vec<u32> = vec![self.state];
-
-        self.remember();
-        stack.push(Frame {
-            det_cursor: 0,
-            info_cursor: 0,
-            succ_cursor: 0,
-            undo: Undo::Root,
-        });
-        let mut since_check = 0u64;
-        while let Some(mut top) = stack.pop() {
-            since_check += 1;
-            if since_check >= CHECK_EVERY {
-                since_check = 0;
+        let mut budget_left = slice;
+        while let Some(mut top) = self.stack.pop() {
+            self.since_check += 1;
+            if self.since_check >= CHECK_EVERY {
+                self.since_check = 0;
                 if let Err(a) = self.check_budget() {
-                    self.report_memory();
-                    return SearchResult::Aborted(a);
+                    return Some(SearchResult::Aborted(a));
                 }
             }
             let Some(mv) = self.next_move(&mut top) else {
                 // Every move from here was tried: back up.
                 self.revert(top.undo);
-                best_valid = best_valid.min(stack.len().saturating_sub(1));
-                if stack.is_empty() {
-                    break;
-                }
+                self.best_valid = self.best_valid.min(self.stack.len().saturating_sub(1));
                 continue;
             };
-            stack.push(top);
+            self.stack.push(top);
             let undo = self.apply(mv);
             self.stats.configurations += 1;
             if self.p == n {
                 self.report_memory();
-                return SearchResult::Linearizable;
+                return Some(SearchResult::Linearizable);
             }
             if !self.remember() {
                 self.revert(undo);
                 continue;
             }
-            stack.push(Frame {
+            self.stack.push(Frame {
+                scanned: false,
                 det_cursor: self.p,
                 info_cursor: 0,
                 succ_cursor: 0,
                 undo,
             });
-            if self.done > best_done {
-                best_done = self.done;
-                best_states.clear();
-                best_states.push(self.state);
-                // Path = the undo records of frames 1.., each with the state after it.
-                best_path.truncate(best_valid);
-                let mut used = self.used.clone();
-                // Rebuild the states after each step from the frames above best_valid.
-                let mut tail: Vec<Step> = Vec::new();
-                let mut state_after = self.state;
-                for fr in stack[best_valid + 1..].iter().rev() {
-                    tail.push(Self::step_of(fr.undo, &used, state_after));
-                    match fr.undo {
-                        Undo::Det { state, .. } => state_after = state,
-                        Undo::Info { k, state } => {
-                            used[k as usize] -= 1;
-                            state_after = state;
-                        }
-                        Undo::Root => {}
-                    }
-                }
-                best_path.extend(tail.into_iter().rev());
-                best_valid = stack.len() - 1;
-            } else if self.done == best_done
-                && best_states.len() < MAX_BEST_STATES
-                && !best_states.contains(&self.state)
-            {
-                best_states.push(self.state);
+            self.track_best();
+            budget_left = budget_left.saturating_sub(1);
+            if budget_left == 0 {
+                self.report_memory();
+                return None;
             }
         }
         self.report_memory();
-        SearchResult::NotLinearizable {
-            best_path,
-            best_states,
+        Some(SearchResult::NotLinearizable {
+            best_path: std::mem::take(&mut self.best_path),
+            best_states: std::mem::take(&mut self.best_states),
+        })
+    }
+
+    /// Keeps the path to the deepest configuration, copying only the part of the stack
+    /// that changed since it was last copied.
+    fn track_best(&mut self) {
+        if self.done > self.best_done {
+            self.best_done = self.done;
+            self.best_states.clear();
+            self.best_states.push(self.state);
+            self.best_path.truncate(self.best_valid);
+            // Frames 1.. hold the steps; walk down from the top to know the state after
+            // each step and which operation of an indeterminate class it used.
+            let mut used = self.used.clone();
+            let mut state_after = self.state;
+            let mut tail: Vec<Step> = Vec::new();
+            for fr in self.stack[self.best_valid + 1..].iter().rev() {
+                tail.push(Self::step_of(fr.undo, &used, state_after));
+                match fr.undo {
+                    Undo::Det { state, .. } => state_after = state,
+                    Undo::Info { k, state } => {
+                        used[k as usize] -= 1;
+                        state_after = state;
+                    }
+                    Undo::Root => {}
+                }
+            }
+            self.best_path.extend(tail.into_iter().rev());
+            self.best_valid = self.stack.len() - 1;
+        } else if self.done == self.best_done
+            && self.best_states.len() < MAX_BEST_STATES
+            && !self.best_states.contains(&self.state)
+        {
+            self.best_states.push(self.state);
         }
     }
 }

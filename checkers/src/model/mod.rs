@@ -54,6 +54,22 @@ pub trait Model: Sync {
         format!("{op} is not possible when the state is {state}")
     }
 
+    /// True if `op` never changes the state (a read). Such an operation, when it can be
+    /// linearized now, is linearized now and no alternative is tried: it changes nothing,
+    /// and placing it earlier only relaxes what must follow it. A big cut for read-heavy
+    /// histories; the default (false) is always safe.
+    fn read_only(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
+    /// Bytes a state holds on the heap, for the memory limit (the search keeps every
+    /// distinct state it meets). The default suits states without heap data.
+    fn heap_size(&self, state: &Self::State) -> usize {
+        let _ = state;
+        0
+    }
+
     /// Which indeterminate operations (`info`) may matter to the verdict, given those that
     /// completed. An operation left out must be one whose effect no linearization can
     /// depend on (a write whose value nobody reads); leaving such operations out can only

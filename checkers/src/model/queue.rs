@@ -83,6 +83,10 @@ impl Model for FifoQueue {
         parse_queue(self.name(), f, invoke, result, outcome)
     }
 
+    fn heap_size(&self, state: &FifoState) -> usize {
+        state.0.capacity() * 32
+    }
+
     fn step(&self, state: &FifoState, op: &QueueOp, next: &mut Vec<FifoState>) {
         match op {
             QueueOp::Enqueue(v) => {
@@ -164,6 +168,10 @@ impl Model for UnorderedQueue {
         outcome: Outcome,
     ) -> Result<Option<QueueOp>, String> {
         parse_queue(self.name(), f, invoke, result, outcome)
+    }
+
+    fn heap_size(&self, state: &Multiset) -> usize {
+        state.0.len() * 64
     }
 
     fn step(&self, state: &Multiset, op: &QueueOp, next: &mut Vec<Multiset>) {

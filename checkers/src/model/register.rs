@@ -182,6 +182,10 @@ impl Model for Register {
     fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
         relevant_register_writes(ind, det)
     }
+
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
+    }
 }
 
 impl Model for CasRegister {
@@ -216,6 +220,10 @@ impl Model for CasRegister {
 
     fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
         relevant_register_writes(ind, det)
+    }
+
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
     }
 }
 
@@ -306,6 +314,14 @@ impl Model for Kv {
                 next.push(KvState(s))
             }
         }
+    }
+
+    fn read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_))
+    }
+
+    fn heap_size(&self, state: &KvState) -> usize {
+        state.0.capacity()
     }
 
     fn explain(&self, state: &KvState, op: &KvOp) -> String {

@@ -79,6 +79,14 @@ impl Model for Set {
         }
     }
 
+    fn heap_size(&self, state: &SetState) -> usize {
+        state.0.len() * 48
+    }
+
+    fn read_only(&self, op: &SetOp) -> bool {
+        matches!(op, SetOp::Read(_))
+    }
+
     fn step(&self, state: &SetState, op: &SetOp, next: &mut Vec<SetState>) {
         match op {
             SetOp::Add(v) => {
