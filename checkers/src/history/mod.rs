@@ -9,7 +9,7 @@ mod pairing;
 pub mod edn;
 
 pub use error::HistoryError;
-pub use jsonl::JsonlReader;
+pub use jsonl::{write_jsonl, JsonlReader};
 pub use op::{show_value, Op, OpType, Process};
 pub use pairing::{Operation, Outcome};
 
