@@ -556,3 +556,18 @@ proptest! {
         prop_assert_eq!(&back.ops, &h.ops, "{}", text);
     }
 }
+
+#[test]
+fn format_detection_recognises_jepsen_records() {
+    use crate::history::Format;
+    let head = b"#jepsen.history.Op{:index 0, :type :invoke, :process 0, :f :read}\n";
+    assert_eq!(
+        Format::detect(Path::new("history"), head),
+        Some(Format::Edn)
+    );
+    let stream = b"{:type :invoke, :process 0, :f :read}\n";
+    assert_eq!(
+        Format::detect(Path::new("history"), stream),
+        Some(Format::Edn)
+    );
+}
