@@ -132,6 +132,15 @@ fn deep_nesting_is_an_error_not_a_crash() {
     ));
     assert_eq!(line, 2);
     assert!(msg.contains("nested more than"), "{msg}");
+    let tags = "#t ".repeat(100_000);
+    let (line, msg) = error_of(&format!(
+        "{{:type :info, :process :nemesis, :f :x, :value {tags} 1}}"
+    ));
+    assert_eq!(line, 1);
+    assert!(msg.contains("nested more than"), "{msg}");
+    // A record tag may nest too: the op is still the map inside.
+    let h = read(&format!("{tags}{{:type :invoke, :process 0, :f :read}}")).unwrap();
+    assert_eq!(h.ops[0].f.as_ref(), "read");
     // Just under the limit is fine.
     let ok = format!("{}{}", "[".repeat(MAX_DEPTH_OK), "]".repeat(MAX_DEPTH_OK));
     assert!(value_of(&ok).is_array());
@@ -570,4 +579,25 @@ fn format_detection_recognises_jepsen_records() {
         Format::detect(Path::new("history"), stream),
         Some(Format::Edn)
     );
+}
+
+#[test]
+fn field_variants() {
+    let h = read(
+        r#"{:type "invoke", :process 3N, :f "read", :time 5N, :node :n1, :error nil}
+{:type :ok, :process 3, :f :read, :value 2, :node 7}
+{:type :info, :process "nemesis", :f kill, :value ["n1"]}"#,
+    )
+    .unwrap();
+    assert_eq!(h.ops[0].kind, OpType::Invoke);
+    assert_eq!(h.ops[0].process, Process::Client(3));
+    assert_eq!(h.ops[0].time, Some(5));
+    assert_eq!(h.ops[0].node.as_deref(), Some("n1"));
+    assert_eq!(h.ops[0].error, None);
+    assert_eq!(h.ops[1].node.as_deref(), Some("7"));
+    assert_eq!(h.ops[2].process, Process::nemesis());
+    assert_eq!(&*h.ops[2].f, "kill");
+    // Big ints beyond u64 cannot be a process or an index.
+    let (_, msg) = error_of("{:type :invoke, :process 99999999999999999999N, :f :read}");
+    assert!(msg.contains(":process must be"), "{msg}");
 }
