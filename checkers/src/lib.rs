@@ -4,6 +4,7 @@
 //! key) is data parallelism inside a call, bounded by the caller's deadline and memory limit.
 
 pub mod history;
+pub mod sim;
 pub mod verdict;
 
 pub use verdict::Validity;

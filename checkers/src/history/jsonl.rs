@@ -3,10 +3,10 @@
 
 use super::error::HistoryError;
 use super::op::{Op, OpType, Process};
-use super::Interner;
+use super::{History, Interner};
 use serde::Deserialize;
 use serde_json::Value;
-use std::io::BufRead;
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The fields as they stand on a line, before validation.
@@ -146,4 +146,14 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             }
         }
     }
+}
+
+/// Writes a history in the JSON Lines format, one event per line.
+pub fn write_jsonl<W: Write>(history: &History, out: W) -> io::Result<()> {
+    let mut out = BufWriter::new(out);
+    for op in &history.ops {
+        serde_json::to_writer(&mut out, op)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }

@@ -9,7 +9,7 @@ mod pairing;
 pub mod edn;
 
 pub use error::HistoryError;
-pub use jsonl::JsonlReader;
+pub use jsonl::{write_jsonl, JsonlReader};
 pub use op::{show_value, Op, OpType, Process};
 pub use pairing::{Operation, Outcome};
 
@@ -44,7 +44,7 @@ pub enum Format {
 
 impl Format {
     /// From the extension, else from the first non-blank character: JSON Lines start with
-    /// `{"`, EDN with `{:` or `[`.
+    /// `{"`, EDN with `{:`, `[`, `(`, `;` or `#`.
     pub fn detect(path: &Path, head: &[u8]) -> Option<Format> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("jsonl") | Some("json") | Some("ndjson") => return Some(Format::Jsonl),
@@ -57,7 +57,8 @@ impl Format {
             // An empty history is valid in either format.
             return Some(Format::Jsonl);
         }
-        if t.starts_with('[') || t.starts_with('(') || t.starts_with(";") {
+        // `#`: Jepsen's newer histories start with a record, `#jepsen.history.Op{...}`.
+        if t.starts_with('[') || t.starts_with('(') || t.starts_with(";") || t.starts_with('#') {
             return Some(Format::Edn);
         }
         if let Some(rest) = t.strip_prefix('{') {
