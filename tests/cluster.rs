@@ -312,6 +312,37 @@ fn cluster_ssh_and_etcd_end_to_end() {
     }
     step(&format!("40 concurrent commands in {:?}", t.elapsed()), t0);
 
+    // --- connections dropped by the server are reopened transparently ---
+    // Kill every sshd session process on n1 (from the host, by PID, inside our
+    // namespace only): the pooled connections are dead; the next command
+    // reconnects and succeeds.
+    let n1_ns = &state.nodes[0].netns;
+    let sessions: Vec<i32> = pids_in(n1_ns)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sshd: root"))
+        })
+        .collect();
+    assert!(!sessions.is_empty(), "no sshd session processes on n1");
+    for p in &sessions {
+        // SAFETY: plain syscall on a PID inside our test namespace.
+        unsafe {
+            libc::kill(*p, libc::SIGKILL);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    assert_eq!(n1.run_stdout(&Cmd::new("hostname")).unwrap(), "n1");
+    step(
+        &format!(
+            "killed {} server-side sessions on n1; reconnected in {:?}",
+            sessions.len(),
+            t.elapsed()
+        ),
+        t0,
+    );
+
     // --- upload and download round trip: a file and a tree ---
     let local = tmp.path().join("payload");
     std::fs::create_dir_all(local.join("sub/deeper")).unwrap();
@@ -510,6 +541,49 @@ fn etcd_part(control: &Control, state: &ClusterState, t0: Instant) {
     let health = etcdctl(&endpoints, &["endpoint", "health"], Duration::from_secs(15));
     assert!(!health.status.success());
     step("etcd torn down: no process, no data", t0);
+
+    // Installing from a release archive uploaded to every node (an archive
+    // laid out as upstream's, built from the Debian binaries: no download).
+    let arch_dir = tempfile::tempdir().unwrap();
+    let top = arch_dir.path().join("etcd-v3.4.23-linux-amd64");
+    std::fs::create_dir(&top).unwrap();
+    for b in ["etcd", "etcdctl"] {
+        std::fs::copy(format!("/usr/bin/{b}"), top.join(b)).unwrap();
+    }
+    let archive = arch_dir.path().join("etcd.tar.gz");
+    controller()
+        .run(
+            &Cmd::new("tar")
+                .arg("-czf")
+                .arg(archive.to_str().unwrap())
+                .args([
+                    "-C",
+                    arch_dir.path().to_str().unwrap(),
+                    "etcd-v3.4.23-linux-amd64",
+                ]),
+        )
+        .unwrap();
+    let from_archive = Etcd {
+        archive: Some(archive),
+        ..Etcd::default()
+    };
+    let t = Instant::now();
+    db::setup_all(&from_archive, control, 3).expect("etcd setup from archive");
+    step(
+        &format!("etcd from archive set up and healthy in {:?}", t.elapsed()),
+        t0,
+    );
+    let exe = control
+        .on("n3")
+        .unwrap()
+        .run_stdout(&Cmd::new("sh").args(["-c", "readlink /proc/$(cat /opt/etcd/etcd.pid)/exe"]))
+        .unwrap();
+    assert_eq!(exe, "/opt/etcd/etcd");
+    write_eventually(&endpoints, "k4", "from-archive");
+    db::teardown_all(&from_archive, control).expect("teardown");
+    for (_, r) in control.on_all(|r| r.exec(&Cmd::new("test").args(["-e", "/opt/etcd"]))) {
+        assert!(!r.unwrap().status.success(), "/opt/etcd left behind");
+    }
 }
 
 /// The CLI end to end, plus recovery after a "crash" that lost the state file.

@@ -340,6 +340,14 @@ impl SshRemote {
         }
     }
 
+    fn discard_idle(&self) {
+        let mut pool = self.lock_pool();
+        let n = pool.idle.len();
+        pool.idle.clear();
+        pool.open = pool.open.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
     fn needs_sudo(&self) -> bool {
         self.opts.username != "root"
     }
@@ -603,6 +611,10 @@ impl Remote for SshRemote {
                     // never ran, so this is safe.
                     lease.broken = true;
                     drop(lease);
+                    // When the server dropped one idle connection (sshd
+                    // restarted, node rebooted) it dropped the others too:
+                    // discard them all rather than burn an attempt on each.
+                    self.discard_idle();
                     if attempt >= max_attempts || Instant::now() >= deadline {
                         return Err(self.ssh_err(Some(&shown), detail));
                     }
