@@ -593,6 +593,13 @@ fn cli_up_status_and_down_after_crash() {
     let _serial = lock();
     let t0 = Instant::now();
     let bin = env!("CARGO_BIN_EXE_faultline");
+    // The node processes are children of the CLI, which exits at once. Become
+    // their subreaper so they are reparented to this test and can be reaped
+    // here, whatever the machine's init does with orphans.
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
     let dir_s = dir.to_str().unwrap();
@@ -680,10 +687,22 @@ fn cli_up_status_and_down_after_crash() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(our_namespaces("flc").is_empty());
     assert!(our_links("flc").is_empty());
-    // The node processes were children of the (exited) CLI, so they may remain
-    // as zombies where init does not reap; none may still be running.
-    for p in pids {
-        assert!(!alive(p), "process {p} survived");
+    for p in &pids {
+        assert!(!alive(*p), "process {p} survived");
+    }
+    // Reparented to us (subreaper): reap them, then nothing at all is left.
+    for p in &pids {
+        let mut status = 0;
+        // SAFETY: waitpid on a specific PID; ECHILD if it is not ours.
+        unsafe {
+            libc::waitpid(*p, &mut status, libc::WNOHANG);
+        }
+    }
+    for p in &pids {
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists(),
+            "process {p} left behind"
+        );
     }
     assert!(!dir.exists());
     step("CLI up/status/exec/down-after-crash", t0);

@@ -70,17 +70,26 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 subnet,
             };
             let start = Instant::now();
+            let was_up = matches!(cluster::status(&spec.dir), Ok(Some(st)) if st.all_up());
             let state = cluster::up(&spec).context("cluster up")?;
             let d = dir
                 .dir
                 .canonicalize()
                 .with_context(|| format!("resolving {}", dir.dir.display()))?;
-            println!(
-                "cluster up: {} nodes in {:.1}s, directory {}",
-                state.nodes.len(),
-                start.elapsed().as_secs_f64(),
-                d.display()
-            );
+            if was_up {
+                println!(
+                    "cluster already up: {} nodes, directory {}",
+                    state.nodes.len(),
+                    d.display()
+                );
+            } else {
+                println!(
+                    "cluster up: {} nodes in {:.1}s, directory {}",
+                    state.nodes.len(),
+                    start.elapsed().as_secs_f64(),
+                    d.display()
+                );
+            }
             for n in &state.nodes {
                 println!("  {}  {}  (netns {})", n.name, n.addr, n.netns);
             }
