@@ -28,16 +28,19 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 
+# Deny every service start while apt runs. An existing policy-rc.d (Docker
+# images ship one) is set aside and restored afterwards, whatever it said.
 policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n# faultline: no service starts while installing test deps\nexit 101\n' > "$policy"
-    chmod 0755 "$policy"
-    created_policy=1
+backup=/usr/sbin/policy-rc.d.faultline-backup
+if [ -e "$policy" ]; then
+    mv "$policy" "$backup"
 fi
+printf '#!/bin/sh\n# faultline: no service starts while installing test deps\nexit 101\n' > "$policy"
+chmod 0755 "$policy"
 cleanup() {
-    if [ "$created_policy" = 1 ]; then
-        rm -f "$policy"
+    rm -f "$policy"
+    if [ -e "$backup" ]; then
+        mv "$backup" "$policy"
     fi
 }
 trap cleanup EXIT INT TERM
@@ -47,7 +50,12 @@ apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
 
-# sshd needs its privilege-separation directory; the per-node sshd gets its own
-# private /run, but the host one must exist for `sshd -t` style checks.
-mkdir -p /run/sshd
+# Should a host sshd or etcd have been started anyway (an init system that
+# ignores policy-rc.d), stop and disable it, but only for a package this run
+# installed: a service that ran before is not ours to stop. The tests never use
+# them, and a host etcd would hold 127.0.0.1:2379.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    case " $missing " in *" etcd-server "*) systemctl disable --now etcd >/dev/null 2>&1 || true ;; esac
+    case " $missing " in *" openssh-server "*) systemctl disable --now ssh >/dev/null 2>&1 || true ;; esac
+fi
 echo "run-cluster-deps.sh: installed:$missing"

@@ -4,9 +4,10 @@
 //! them they print why and pass, so a developer's `cargo test` still works. The
 //! CI runs them as root with `.ci/run-cluster-deps.sh` packages installed.
 //!
-//! They use their own namespace prefixes and subnets (`flt`/10.78.0.0 and
-//! `flc`/10.79.0.0), distinct from a developer's manual cluster (`fl`/10.77.0.0),
-//! and a cluster directory under a temp dir. They run one at a time (a lock).
+//! They use their own namespace prefixes and subnets (`fltK`/10.78.K.0 and
+//! `flcK`/10.79.K.0, K from the test process id, so two test runs do not
+//! collide), distinct from a developer's manual cluster (`fl`/10.77.0.0), and a
+//! cluster directory under a temp dir. Within a run they go one at a time.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -21,6 +22,12 @@ use faultline::control::{Cmd, Control, ControlError, Node, Remote};
 use faultline::db::{self, etcd::Etcd, Db, DbContext};
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A number in 0..200 that differs between concurrent test processes (most of
+/// the time): it picks namespace prefixes and subnets.
+fn run_id() -> u8 {
+    (std::process::id() % 200) as u8
+}
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -186,8 +193,8 @@ fn cluster_ssh_and_etcd_end_to_end() {
     let spec = ClusterSpec {
         dir: dir.clone(),
         nodes: 5,
-        prefix: "flt".into(),
-        subnet: Ipv4Addr::new(10, 78, 0, 0),
+        prefix: format!("flt{}", run_id()),
+        subnet: Ipv4Addr::new(10, 78, run_id(), 0),
     };
     let _guard = ClusterGuard {
         dir: dir.clone(),
@@ -229,7 +236,10 @@ fn cluster_ssh_and_etcd_end_to_end() {
     let hosts = n1
         .run_stdout(&Cmd::new("getent").args(["hosts", "n3"]))
         .unwrap();
-    assert!(hosts.starts_with("10.78.0.13"), "{hosts}");
+    assert!(
+        hosts.starts_with(&format!("10.78.{}.13", run_id())),
+        "{hosts}"
+    );
 
     // --- hostile arguments survive the remote shell ---
     let hostile = [
@@ -378,7 +388,8 @@ fn cluster_ssh_and_etcd_end_to_end() {
 
     // --- an unreachable node: a clear error naming it, within the timeout ---
     let mut with_ghost = nodes.clone();
-    with_ghost.push(Node::new("ghost", "10.78.0.99", 22));
+    // An address on our own test bridge where nothing answers.
+    with_ghost.push(Node::new("ghost", format!("10.78.{}.99", run_id()), 22));
     let t = Instant::now();
     let err = Control::connect_ssh(
         &with_ghost,
@@ -414,12 +425,8 @@ fn cluster_ssh_and_etcd_end_to_end() {
     drop(control);
     let report = cluster::down(&dir, None).expect("cluster down");
     assert_eq!(report.namespaces.len(), 5);
-    assert!(
-        our_namespaces("flt").is_empty(),
-        "{:?}",
-        our_namespaces("flt")
-    );
-    assert!(our_links("flt").is_empty(), "{:?}", our_links("flt"));
+    assert!(our_namespaces(&spec.prefix).is_empty());
+    assert!(our_links(&spec.prefix).is_empty());
     for p in node_pids.iter().chain(&inside) {
         assert!(!alive(*p), "process {p} survived cluster down");
     }
@@ -603,9 +610,11 @@ fn cli_up_status_and_down_after_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
     let dir_s = dir.to_str().unwrap();
+    let prefix = format!("flc{}", run_id());
+    let subnet = format!("10.79.{}.0", run_id());
     let _guard = ClusterGuard {
         dir: dir.clone(),
-        prefix: "flc".into(),
+        prefix: prefix.clone(),
     };
     let run = |args: &[&str]| {
         let out = std::process::Command::new(bin)
@@ -621,16 +630,7 @@ fn cli_up_status_and_down_after_crash() {
     };
 
     let (code, out, err) = run(&[
-        "cluster",
-        "up",
-        "--nodes",
-        "2",
-        "--dir",
-        dir_s,
-        "--prefix",
-        "flc",
-        "--subnet",
-        "10.79.0.0",
+        "cluster", "up", "--nodes", "2", "--dir", dir_s, "--prefix", &prefix, "--subnet", &subnet,
     ]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains(&format!("--cluster {dir_s}")), "{out}");
@@ -670,23 +670,17 @@ fn cli_up_status_and_down_after_crash() {
     }
     std::fs::remove_file(dir.join("state.json")).unwrap();
     let (code, _, err) = run(&[
-        "cluster",
-        "up",
-        "--nodes",
-        "2",
-        "--dir",
-        dir_s,
-        "--prefix",
-        "flc",
-        "--subnet",
-        "10.79.0.0",
+        "cluster", "up", "--nodes", "2", "--dir", dir_s, "--prefix", &prefix, "--subnet", &subnet,
     ]);
     assert_ne!(code, Some(0));
-    assert!(err.contains("cluster down --prefix flc"), "{err}");
-    let (code, out, err) = run(&["cluster", "down", "--dir", dir_s, "--prefix", "flc"]);
+    assert!(
+        err.contains(&format!("cluster down --prefix {prefix}")),
+        "{err}"
+    );
+    let (code, out, err) = run(&["cluster", "down", "--dir", dir_s, "--prefix", &prefix]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(our_namespaces("flc").is_empty());
-    assert!(our_links("flc").is_empty());
+    assert!(our_namespaces(&prefix).is_empty());
+    assert!(our_links(&prefix).is_empty());
     for p in &pids {
         assert!(!alive(*p), "process {p} survived");
     }
