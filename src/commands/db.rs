@@ -26,7 +26,7 @@ pub enum DbAction {
     Pause,
     /// SIGCONT members
     Resume,
-    /// Show each member's process, health and role
+    /// Show each member's version, raft term and role, or that it does not answer
     Status,
     /// Print the current primaries (leader)
     Primaries,
