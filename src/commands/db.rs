@@ -1,0 +1,190 @@
+//! `faultline db ACTION --db etcd ...`: exercise DB automation by hand (and in
+//! CI) until `faultline test` drives it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use faultline::control::Remote;
+use faultline::db::{self, etcd::Etcd, Db, DbContext};
+
+use super::UsageError;
+use crate::cli::NodeOpts;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DbAction {
+    /// Install, configure and start on every node; wait until healthy (3 tries)
+    Setup,
+    /// Stop and remove everything, data included
+    Teardown,
+    /// Start stopped members
+    Start,
+    /// SIGKILL members
+    Kill,
+    /// SIGSTOP members
+    Pause,
+    /// SIGCONT members
+    Resume,
+    /// Show each member's version, raft term and role, or that it does not answer
+    Status,
+    /// Print the current primaries (leader)
+    Primaries,
+    /// Download log files into --out
+    Logs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DbKind {
+    Etcd,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    pub action: DbAction,
+    #[arg(long = "db", value_enum, default_value = "etcd")]
+    pub db: DbKind,
+    #[command(flatten)]
+    pub nodes: NodeOpts,
+    /// Only act on this node (repeatable; start/kill/pause/resume/status)
+    #[arg(long = "on", value_name = "NODE")]
+    pub on: Vec<String>,
+    /// etcd release archive (.tar.gz) to install instead of the node's etcd
+    #[arg(long, value_name = "PATH")]
+    pub etcd_archive: Option<PathBuf>,
+    /// Seconds to wait for a member to become healthy
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub health_timeout: f64,
+    /// Where `logs` puts the files
+    #[arg(long, default_value = "db-logs")]
+    pub out: PathBuf,
+}
+
+pub fn run(args: DbArgs) -> anyhow::Result<u8> {
+    if !(args.health_timeout.is_finite()
+        && args.health_timeout > 0.0
+        && args.health_timeout <= 3600.0)
+    {
+        return Err(
+            UsageError("--health-timeout must be between 0 and 3600 seconds".into()).into(),
+        );
+    }
+    if let Some(a) = &args.etcd_archive {
+        if !a.is_file() {
+            return Err(UsageError(format!("--etcd-archive {}: no such file", a.display())).into());
+        }
+    }
+    let etcd = Etcd {
+        archive: args.etcd_archive.clone(),
+        health_timeout: Duration::from_secs_f64(args.health_timeout),
+        ..Etcd::default()
+    };
+    let database: &dyn Db = match args.db {
+        DbKind::Etcd => &etcd,
+    };
+    let control = super::nodes::connect(&args.nodes)?;
+    for name in &args.on {
+        control.on(name)?;
+    }
+    let selected = |r: &dyn Remote| {
+        args.on.is_empty()
+            || args
+                .on
+                .iter()
+                .any(|o| *o == r.node().name || *o == r.node().host)
+    };
+    let each = |what: &'static str,
+                f: fn(&dyn Db, &DbContext, &dyn Remote) -> Result<(), db::DbError>| {
+        db::on_all(&control, what, |ctx, r| {
+            if selected(r) {
+                f(database, ctx, r)
+            } else {
+                Ok(())
+            }
+        })
+    };
+    let start = Instant::now();
+    match args.action {
+        DbAction::Setup => {
+            db::setup_all(database, &control, 3).context("db setup")?;
+            println!(
+                "{} set up and healthy on {} node(s) in {:.1}s",
+                database.name(),
+                control.nodes().len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        DbAction::Teardown => {
+            db::teardown_all(database, &control).context("db teardown")?;
+            println!("{} torn down", database.name());
+        }
+        DbAction::Start => {
+            each("start", |d, c, r| d.start(c, r)).context("db start")?;
+            // Only etcd exists so far; a DB-neutral "await ready" belongs in
+            // the trait once a second DB needs it.
+            db::on_all(&control, "health", |_, r| {
+                if selected(r) {
+                    etcd.await_healthy(r)
+                } else {
+                    Ok(())
+                }
+            })
+            .context("waiting for health")?;
+            println!("started");
+        }
+        DbAction::Kill => {
+            each("kill", |d, c, r| d.kill(c, r)).context("db kill")?;
+            println!("killed");
+        }
+        DbAction::Pause => {
+            each("pause", |d, c, r| d.pause(c, r)).context("db pause")?;
+            println!("paused");
+        }
+        DbAction::Resume => {
+            each("resume", |d, c, r| d.resume(c, r)).context("db resume")?;
+            println!("resumed");
+        }
+        DbAction::Primaries => {
+            let ctx = DbContext {
+                nodes: control.nodes(),
+            };
+            let p = database.primaries(&ctx, &control)?;
+            println!("{}", p.join(" "));
+        }
+        DbAction::Logs => {
+            let files = db::download_logs(database, &control, &args.out).context("db logs")?;
+            for f in files {
+                println!("{}", f.display());
+            }
+        }
+        DbAction::Status => {
+            let results = control.on_all(|r| -> anyhow::Result<String> {
+                if !selected(r) {
+                    return Ok(String::new());
+                }
+                Ok(match etcd.member_status(r) {
+                    Ok(s) => format!(
+                        "etcd {} member {:x} term {}{}",
+                        s.version,
+                        s.member_id,
+                        s.raft_term,
+                        if s.is_leader() { " LEADER" } else { "" }
+                    ),
+                    Err(e) => format!("not answering ({})", first_line(&e.to_string())),
+                })
+            });
+            for (n, r) in results {
+                match r {
+                    Ok(s) if s.is_empty() => {}
+                    Ok(s) => println!("{}: {s}", n.name),
+                    Err(e) => println!("{}: error: {e:#}", n.name),
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
