@@ -13,6 +13,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check saved histories (JSON Lines or Jepsen EDN) for linearizability
+    Check(crate::commands::check::CheckArgs),
+    /// Write a simulated history (seeded), for tests, benchmarks and demos
+    Sim(crate::commands::sim::SimArgs),
     /// Manage a local cluster of nodes in network namespaces (root, Linux)
     Cluster(crate::commands::cluster::ClusterArgs),
     /// Set up, break and inspect a database on the nodes

@@ -1,9 +1,11 @@
 //! Subcommand implementations (anyhow with context; exit codes as Jepsen's).
 
+pub mod check;
 pub mod cluster;
 pub mod db;
 pub mod exec;
 pub mod nodes;
+pub mod sim;
 
 use crate::cli::Command;
 
@@ -19,6 +21,8 @@ pub struct UsageError(pub String);
 
 pub fn run(cmd: Command) -> anyhow::Result<u8> {
     match cmd {
+        Command::Check(a) => check::run(a),
+        Command::Sim(a) => sim::run(a),
         Command::Cluster(a) => cluster::run(a),
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),

@@ -271,3 +271,23 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         stats,
     })
 }
+
+/// Checks a history against one of the models faultline knows by name
+/// (`crate::model::MODEL_NAMES`). `None` if the name is not one of them.
+pub fn check_named(
+    name: &str,
+    history: &History,
+    opts: &Options,
+) -> Option<Result<Report, LinError>> {
+    use crate::model::*;
+    Some(match name {
+        "register" => check(history, &Register, opts),
+        "cas-register" => check(history, &CasRegister, opts),
+        "kv" => check(history, &Kv, opts),
+        "set" => check(history, &Set, opts),
+        "fifo-queue" => check(history, &FifoQueue, opts),
+        "unordered-queue" => check(history, &UnorderedQueue, opts),
+        "mutex" => check(history, &Mutex, opts),
+        _ => return None,
+    })
+}

@@ -1,0 +1,322 @@
+//! `faultline check`: checks saved histories (JSON Lines or Jepsen EDN) offline.
+
+use super::UsageError;
+use clap::{Args, ValueEnum};
+use faultline_checkers::history::{self, Format, History, HistoryError, JsonlReader};
+use faultline_checkers::linear::{self, Options, Progress, Report};
+use faultline_checkers::model::{infer_model, MODEL_NAMES};
+use faultline_checkers::Validity;
+use serde_json::json;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Jsonl,
+    Edn,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// History files, or store folders holding history.jsonl / history.edn
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The model to check against (default: guessed from the operations)
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(MODEL_NAMES))]
+    pub model: Option<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// One JSON object per file on standard output
+    #[arg(long)]
+    pub json: bool,
+    /// Give up on a file after this many seconds (its verdict is then unknown)
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Memory the search may use, in MB (default: 60% of available memory)
+    #[arg(long, value_name = "MB")]
+    pub memory_limit: Option<u64>,
+}
+
+/// Why a file could not be checked: bad input, reported with exit code 254.
+struct BadInput(String);
+
+pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
+    let timeout = match a.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => {
+            return Err(UsageError(format!("--timeout must be a positive number, not {t}")).into())
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
+    let memory_limit = match a.memory_limit {
+        Some(0) => return Err(UsageError("--memory-limit must be at least 1 MB".into()).into()),
+        Some(mb) => mb as usize * (1 << 20),
+        None => default_memory_limit(),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C is not caught again: the default action ends the process.
+        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
+    }
+    let format = match a.format {
+        FormatArg::Auto => None,
+        FormatArg::Jsonl => Some(Format::Jsonl),
+        FormatArg::Edn => Some(Format::Edn),
+    };
+
+    let mut verdict = Validity::Valid;
+    let mut bad_input = false;
+    for file in &a.files {
+        let started = Instant::now();
+        let deadline = timeout.map(|t| started + t);
+        match check_one(file, &a, format, deadline, memory_limit, &cancel) {
+            Ok(outcome) => {
+                verdict = verdict.merge(outcome.report.valid);
+                print_outcome(&outcome, a.json);
+            }
+            Err(BadInput(message)) => {
+                bad_input = true;
+                if a.json {
+                    println!(
+                        "{}",
+                        json!({"file": file, "valid": "unknown", "error": message})
+                    );
+                }
+                eprintln!("error: {message}");
+            }
+        }
+    }
+    Ok(if bad_input {
+        super::EXIT_BAD_ARGS
+    } else {
+        verdict.exit_code() as u8
+    })
+}
+
+struct Outcome {
+    file: PathBuf,
+    events: usize,
+    read_seconds: f64,
+    check_seconds: f64,
+    report: Report,
+}
+
+/// A store folder stands for the history in it; its test.json may name the model.
+fn locate(path: &Path) -> Result<(PathBuf, Option<String>), BadInput> {
+    if !path.is_dir() {
+        return Ok((path.to_path_buf(), None));
+    }
+    let model = std::fs::read_to_string(path.join("test.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_string));
+    for name in ["history.jsonl", "history.edn"] {
+        let p = path.join(name);
+        if p.is_file() {
+            return Ok((p, model));
+        }
+    }
+    Err(BadInput(format!(
+        "{}: a folder without history.jsonl or history.edn",
+        path.display()
+    )))
+}
+
+fn check_one(
+    path: &Path,
+    a: &CheckArgs,
+    format: Option<Format>,
+    deadline: Option<Instant>,
+    memory_limit: usize,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Outcome, BadInput> {
+    let (file, stored_model) = locate(path)?;
+    let t0 = Instant::now();
+    let history = read(&file, format, deadline).map_err(|e| BadInput(e.to_string()))?;
+    let read_seconds = t0.elapsed().as_secs_f64();
+    let model = match a.model.clone().or(stored_model) {
+        Some(m) => m,
+        None => infer_model(
+            history
+                .ops
+                .iter()
+                .filter(|o| o.process.is_client())
+                .map(|o| &*o.f),
+        )
+        .unwrap_or("cas-register")
+        .to_string(),
+    };
+    let progress = Arc::new(Progress::default());
+    let opts = Options {
+        timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+        memory_limit: Some(memory_limit),
+        cancel: Some(cancel.clone()),
+        progress: Some(progress.clone()),
+    };
+    let t1 = Instant::now();
+    let display = ProgressDisplay::start(file.display().to_string(), progress);
+    let result = linear::check_named(&model, &history, &opts)
+        .ok_or_else(|| BadInput(format!("unknown model {model:?}")))?;
+    drop(display);
+    let report = result.map_err(|e| BadInput(e.to_string()))?;
+    Ok(Outcome {
+        file,
+        events: history.len(),
+        read_seconds,
+        check_seconds: t1.elapsed().as_secs_f64(),
+        report,
+    })
+}
+
+/// Reads a history; JSON Lines stop at the deadline (the check then reports unknown).
+fn read(
+    file: &Path,
+    format: Option<Format>,
+    deadline: Option<Instant>,
+) -> Result<History, HistoryError> {
+    let io = |source| HistoryError::Io {
+        file: file.to_path_buf(),
+        source,
+    };
+    let format = match format {
+        Some(f) => f,
+        None => {
+            use std::io::BufRead;
+            let mut r = BufReader::new(File::open(file).map_err(io)?);
+            let head = r.fill_buf().map_err(io)?.to_vec();
+            Format::detect(file, &head).ok_or_else(|| HistoryError::Whole {
+                file: file.to_path_buf(),
+                message: "cannot tell the format (neither JSON Lines nor EDN); use --format".into(),
+            })?
+        }
+    };
+    match (format, deadline) {
+        (Format::Jsonl, Some(deadline)) => {
+            let reader = BufReader::with_capacity(1 << 20, File::open(file).map_err(io)?);
+            let mut n = 0u64;
+            let ops = JsonlReader::new(reader, file).take_while(|_| {
+                n += 1;
+                n % 4096 != 0 || Instant::now() < deadline
+            });
+            History::from_ops(file, ops)
+        }
+        _ => history::read_file(file, Some(format)),
+    }
+}
+
+fn default_memory_limit() -> usize {
+    let available_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+    });
+    match available_kb {
+        Some(kb) => kb / 10 * 6 * 1024,
+        None => 4 << 30,
+    }
+}
+
+fn print_outcome(o: &Outcome, as_json: bool) {
+    let r = &o.report;
+    if as_json {
+        let doc = json!({
+            "file": o.file,
+            "model": r.model,
+            "valid": r.valid,
+            "ops": r.operations,
+            "events": o.events,
+            "keys": r.keys,
+            "keys_decided": r.keys_decided,
+            "read_seconds": o.read_seconds,
+            "check_seconds": o.check_seconds,
+            "reason": r.reason,
+            "explanation": r.failures.first(),
+            "failures": r.failures,
+            "stats": r.stats,
+        });
+        println!("{doc}");
+        return;
+    }
+    let keys = if r.keys == 1 {
+        "1 key".to_string()
+    } else {
+        format!("{} keys", r.keys)
+    };
+    println!(
+        "{}: {}  ({}, {} operations, {keys}, checked in {:.3} s)",
+        o.file.display(),
+        r.valid,
+        r.model,
+        r.operations,
+        o.check_seconds
+    );
+    if let Some(reason) = &r.reason {
+        println!("  {reason}");
+    }
+    for (i, f) in r.failures.iter().enumerate() {
+        if i == 3 {
+            println!(
+                "  ... and {} more keys not linearizable",
+                r.failures.len() - 3
+            );
+            break;
+        }
+        print!("{}", f.to_text());
+    }
+}
+
+/// A progress bar on standard error, shown once a check has taken a second.
+struct ProgressDisplay {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressDisplay {
+    fn start(label: String, progress: Arc<Progress>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(1) {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} {msg} keys {pos}/{len}",
+                )
+                .expect("a valid template"),
+            );
+            while !flag.load(Ordering::Relaxed) {
+                bar.set_length(progress.keys_total.load(Ordering::Relaxed) as u64);
+                bar.set_position(progress.keys_done.load(Ordering::Relaxed) as u64);
+                let mb = progress.memory_bytes.load(Ordering::Relaxed) >> 20;
+                bar.set_message(format!("checking {label}: search memory {mb} MB,"));
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        ProgressDisplay {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProgressDisplay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
