@@ -77,7 +77,10 @@ mod tests {
         assert_eq!(Valid.merge(Unknown), Unknown);
         assert_eq!(Unknown.merge(Invalid), Invalid);
         assert_eq!(Valid.merge(Valid), Valid);
-        assert_eq!([Valid, Invalid, Unknown].into_iter().collect::<Validity>(), Invalid);
+        assert_eq!(
+            [Valid, Invalid, Unknown].into_iter().collect::<Validity>(),
+            Invalid
+        );
         assert_eq!(std::iter::empty().collect::<Validity>(), Valid);
         assert_eq!(serde_json::to_string(&Unknown).unwrap(), "\"unknown\"");
         assert_eq!(serde_json::from_str::<Validity>("false").unwrap(), Invalid);

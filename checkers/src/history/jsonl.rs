@@ -61,7 +61,9 @@ impl<R: BufRead> JsonlReader<R> {
         let index = match raw.index {
             Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),
             Some(other) => {
-                return Err(self.err(format!("`index` must be a non-negative integer, not {other}")))
+                return Err(self.err(format!(
+                    "`index` must be a non-negative integer, not {other}"
+                )))
             }
             None => return Err(self.err("missing field `index`")),
         };

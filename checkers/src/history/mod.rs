@@ -137,8 +137,7 @@ pub fn read_file(path: &Path, format: Option<Format>) -> Result<History, History
             let head = reader.fill_buf().map_err(io)?.to_vec();
             Format::detect(path, &head).ok_or_else(|| HistoryError::Whole {
                 file: path.to_path_buf(),
-                message: "cannot tell the format (neither JSON Lines nor EDN); use --format"
-                    .into(),
+                message: "cannot tell the format (neither JSON Lines nor EDN); use --format".into(),
             })?
         }
     };

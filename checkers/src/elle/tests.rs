@@ -1,0 +1,1 @@
+//! Hand-written histories for every anomaly class, and property tests over generated ones.
