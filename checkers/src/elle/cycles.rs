@@ -10,7 +10,7 @@
 //! from sub-components prune anchors that cannot close; a step budget bounds the rest.
 
 use super::graph::{rel, Graph};
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::{tarjan_scc, TarjanScc};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{EdgeFiltered, EdgeRef};
 use rustc_hash::FxHashMap;
@@ -210,7 +210,14 @@ pub(crate) fn search(g: &Graph, opts: &SearchOptions) -> SearchResult {
     let mut per_class: FxHashMap<String, usize> = FxHashMap::default();
     let mut remaining = opts.max_steps;
     let mut local_of = vec![u32::MAX; g.node_count()];
-    let mut sccs: Vec<Vec<NodeIndex>> = tarjan_scc(g).into_iter().filter(|c| c.len() > 1).collect();
+    // The callback form: `tarjan_scc` would allocate a vector for each of the (mostly
+    // single-transaction) components.
+    let mut sccs: Vec<Vec<NodeIndex>> = Vec::new();
+    TarjanScc::new().run(g, |c: &[NodeIndex]| {
+        if c.len() > 1 {
+            sccs.push(c.to_vec());
+        }
+    });
     // Earliest transactions first, so reports read in history order.
     for c in &mut sccs {
         c.sort_unstable();

@@ -612,8 +612,8 @@ impl<'t> ListAppend<'t> {
             f.add("lost-update", || {
                 let who: Vec<String> = txns.iter().map(|&t| ctx.describe(t)).collect();
                 let version = match v {
-                    Some(v) => format!("the version ending in {}", self.t.show(v)),
-                    None => "it empty".to_string(),
+                    Some(v) => format!("as the version ending in {}", self.t.show(v)),
+                    None => "empty".to_string(),
                 };
                 ctx.anomaly(
                     "lost-update",
@@ -621,7 +621,7 @@ impl<'t> ListAppend<'t> {
                     Some(k),
                     v,
                     format!(
-                        "{} all read key {} as {} and then appended to it: each update was made \
+                        "{} all read key {} {} and then appended to it: each update was made \
                          without seeing the others",
                         who.join(", "),
                         self.t.show_key(k),

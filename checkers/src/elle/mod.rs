@@ -177,6 +177,7 @@ fn finish(
         also_not,
         txn_count: t.txns.len(),
         skipped_ops: t.skipped,
+        edge_count: g.edge_count(),
         scc_count: found.scc_count,
         search_exhausted: found.exhausted || truncated,
     }

@@ -86,6 +86,9 @@ pub struct ElleReport {
     pub txn_count: usize,
     /// Client operations that were not `txn`s, left out.
     pub skipped_ops: usize,
+    /// Edges of the dependency graph (ordered pairs of transactions), a sign of how much
+    /// the inference could see.
+    pub edge_count: usize,
     /// Strongly connected components of the dependency graph with a cycle.
     pub scc_count: usize,
     /// Whether the cycle search hit its step budget somewhere: some cycles may be missing.
