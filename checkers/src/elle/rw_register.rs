@@ -30,6 +30,18 @@ pub(crate) struct RwRegister<'t> {
     pub truncated: bool,
 }
 
+/// What a txn did to one key so far.
+struct RegState {
+    key: KeyId,
+    /// The value it would read now (`None`: no value).
+    current: Option<Val>,
+    /// What its first access read, when that access was a read.
+    external: Option<Option<Val>>,
+}
+
+/// (key, version read, version written after it, txn): writes-follow-reads.
+type Follow = (KeyId, Option<Val>, Val, u32);
+
 /// An external read: the first access of a txn to a key, a read.
 #[derive(Debug, Clone, Copy)]
 struct ExtRead {
@@ -52,7 +64,7 @@ pub(crate) fn analyze<'t>(
     };
     let mut ext_reads: Vec<ExtRead> = Vec::new();
     // (key, version read, version written after it) by one txn.
-    let mut follows: Vec<(KeyId, Option<Val>, Val, u32)> = Vec::new();
+    let mut follows: Vec<Follow> = Vec::new();
     rw.check_txns(ctx, f, &mut ext_reads, &mut follows);
     let cyclic = if wfr {
         rw.cyclic_versions(ctx, f, &follows)
@@ -75,12 +87,11 @@ impl<'t> RwRegister<'t> {
         ctx: &Ctx<'_>,
         f: &mut Findings,
         ext_reads: &mut Vec<ExtRead>,
-        follows: &mut Vec<(KeyId, Option<Val>, Val, u32)>,
+        follows: &mut Vec<Follow>,
     ) {
         let t = self.t;
         let mut finals = Vec::new();
-        // Per key touched: (key, known current value, external read if first).
-        let mut state: SmallVec<[(KeyId, Option<Val>, Option<Option<Val>>); 8]> = SmallVec::new();
+        let mut state: SmallVec<[RegState; 8]> = SmallVec::new();
         for (i, tx) in t.txns.iter().enumerate() {
             if !tx.is_ok() {
                 continue;
@@ -91,14 +102,18 @@ impl<'t> RwRegister<'t> {
             final_writes(mops, &mut finals);
             for (j, m) in mops.iter().enumerate() {
                 match *m {
-                    Mop::Write { key, value } => match state.iter_mut().find(|s| s.0 == key) {
+                    Mop::Write { key, value } => match state.iter_mut().find(|s| s.key == key) {
                         Some(s) => {
-                            if let (Some(read), true) = (s.2, finals[j]) {
+                            if let (Some(read), true) = (s.external, finals[j]) {
                                 follows.push((key, read, value, i));
                             }
-                            s.1 = Some(value);
+                            s.current = Some(value);
                         }
-                        None => state.push((key, Some(value), None)),
+                        None => state.push(RegState {
+                            key,
+                            current: Some(value),
+                            external: None,
+                        }),
                     },
                     Mop::Read { key, value } => {
                         let v = match value {
@@ -109,10 +124,10 @@ impl<'t> RwRegister<'t> {
                         if let Some(v) = v {
                             self.check_value(ctx, f, i, key, v);
                         }
-                        match state.iter_mut().find(|s| s.0 == key) {
+                        match state.iter_mut().find(|s| s.key == key) {
                             Some(s) => {
-                                if s.1 != v {
-                                    let expected = s.1;
+                                if s.current != v {
+                                    let expected = s.current;
                                     f.add("internal", || {
                                         ctx.anomaly(
                                             "internal",
@@ -130,7 +145,7 @@ impl<'t> RwRegister<'t> {
                                         )
                                     });
                                 }
-                                s.1 = v;
+                                s.current = v;
                             }
                             None => {
                                 ext_reads.push(ExtRead {
@@ -138,7 +153,11 @@ impl<'t> RwRegister<'t> {
                                     value: v,
                                     txn: i,
                                 });
-                                state.push((key, v, Some(v)));
+                                state.push(RegState {
+                                    key,
+                                    current: v,
+                                    external: Some(v),
+                                });
                             }
                         }
                     }
@@ -199,12 +218,7 @@ impl<'t> RwRegister<'t> {
 
     /// Writes-follow-reads orders versions; a cycle among them means no version order
     /// exists for that key. Such keys give no ww / rw edges from that order.
-    fn cyclic_versions(
-        &self,
-        ctx: &Ctx<'_>,
-        f: &mut Findings,
-        follows: &[(KeyId, Option<Val>, Val, u32)],
-    ) -> Vec<bool> {
+    fn cyclic_versions(&self, ctx: &Ctx<'_>, f: &mut Findings, follows: &[Follow]) -> Vec<bool> {
         let mut cyclic = vec![false; self.t.keys.len()];
         let mut g: DiGraph<(KeyId, Val), (), u32> = DiGraph::new();
         let mut node: FxHashMap<(KeyId, Val), petgraph::graph::NodeIndex> = FxHashMap::default();
@@ -251,7 +265,7 @@ impl<'t> RwRegister<'t> {
     fn edges(
         &mut self,
         ext_reads: &[ExtRead],
-        follows: &[(KeyId, Option<Val>, Val, u32)],
+        follows: &[Follow],
         cyclic: &[bool],
         edges: &mut Edges,
     ) {

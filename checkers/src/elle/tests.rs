@@ -198,7 +198,12 @@ fn elle_realtime_and_process_variants() {
 #[test]
 fn elle_rw_register_anomalies() {
     use ConsistencyModel::Serializable as S;
-    let cases: Vec<(Vec<(u64, crate::history::OpType, Value)>, bool, Vec<&str>)> = vec![
+    type Case = (
+        Vec<(u64, crate::history::OpType, Value)>,
+        bool,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             vec![
                 (0, Fail, json!([["w", 1, 1]])),
