@@ -31,7 +31,21 @@ pub struct GenOptions {
     pub fail_ratio: f64,
     /// Chance that a transaction's outcome is unknown (`info`; applied or not, evenly).
     pub info_ratio: f64,
+    pub store: Store,
     pub seed: u64,
+}
+
+/// How the simulated store runs transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Store {
+    /// Atomically at completion: strict serializable.
+    #[default]
+    StrictSerializable,
+    /// Reads from a snapshot taken at invocation, appends added to the then-current lists
+    /// at completion, with no conflict check: snapshot isolation without
+    /// first-committer-wins. Shows lost updates and write skew, which read committed
+    /// allows; never dirty or intermediate reads, nor ww / wr cycles.
+    StaleSnapshot,
 }
 
 impl Default for GenOptions {
@@ -45,6 +59,7 @@ impl Default for GenOptions {
             read_ratio: 0.5,
             fail_ratio: 0.05,
             info_ratio: 0.02,
+            store: Store::StrictSerializable,
             seed: 0,
         }
     }
@@ -147,6 +162,8 @@ fn number(mut ops: Vec<Op>) -> Vec<Op> {
 struct Running {
     process: u64,
     mops: Vec<(bool, u64, u64)>, // (is_append, key, value)
+    /// `Store::StaleSnapshot`: the lists of its keys at invocation.
+    snapshot: Vec<(u64, Vec<u64>)>,
 }
 
 /// A strict serializable list-append history.
@@ -208,9 +225,18 @@ pub fn list_append(opts: &GenOptions) -> History {
                 let mut op = event(OpType::Invoke, slot_process[s], value, &f);
                 op.time = Some(time);
                 ops.push(op);
+                let mut snapshot: Vec<(u64, Vec<u64>)> = Vec::new();
+                if opts.store == Store::StaleSnapshot {
+                    for &(_, k, _) in &mops {
+                        if !snapshot.iter().any(|x| x.0 == k) {
+                            snapshot.push((k, list_of(&mut lists, k).clone()));
+                        }
+                    }
+                }
                 slots[s] = Some(Running {
                     process: slot_process[s],
                     mops,
+                    snapshot,
                 });
             }
             None => {}
@@ -224,19 +250,24 @@ pub fn list_append(opts: &GenOptions) -> History {
                     (OpType::Ok, true)
                 };
                 let mut out = Vec::with_capacity(run.mops.len());
-                // Reads within a txn see its own appends, whether or not it commits.
-                let mut scratch: Vec<(u64, Vec<u64>)> = Vec::new();
+                // Per key: what the txn sees (its own appends included, whether or not it
+                // commits) and its own appends.
+                let mut scratch: Vec<(u64, Vec<u64>, Vec<u64>)> = Vec::new();
                 for &(a, k, v) in &run.mops {
                     let pos = match scratch.iter().position(|x| x.0 == k) {
                         Some(p) => p,
                         None => {
-                            let cur = list_of(&mut lists, k).clone();
-                            scratch.push((k, cur));
+                            let view = match run.snapshot.iter().find(|x| x.0 == k) {
+                                Some(snap) => snap.1.clone(),
+                                None => list_of(&mut lists, k).clone(),
+                            };
+                            scratch.push((k, view, Vec::new()));
                             scratch.len() - 1
                         }
                     };
                     if a {
                         scratch[pos].1.push(v);
+                        scratch[pos].2.push(v);
                         out.push(json!(["append", k, v]));
                     } else if kind == OpType::Ok {
                         out.push(json!(["r", k, scratch[pos].1]));
@@ -245,8 +276,8 @@ pub fn list_append(opts: &GenOptions) -> History {
                     }
                 }
                 if apply {
-                    for (k, l) in scratch {
-                        *list_of(&mut lists, k) = l;
+                    for (k, _, own) in scratch {
+                        list_of(&mut lists, k).extend(own);
                     }
                 }
                 let mut op = event(kind, run.process, Value::Array(out), &f);

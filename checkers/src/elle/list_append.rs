@@ -138,7 +138,8 @@ pub(crate) fn analyze<'t>(
     la.find_longest();
     let (first_failed, first_garbage) = la.scan_orders(ctx, f);
     la.check_reads(ctx, f, &first_failed, &first_garbage);
-    la.check_txns(ctx, f, edges);
+    la.check_txns(ctx, f);
+    la.read_edges(edges);
     la.ww_edges(edges);
     Ok(la)
 }
@@ -153,28 +154,96 @@ impl<'t> ListAppend<'t> {
         self.t.list(l.start, l.len)
     }
 
-    fn find_longest(&mut self) {
+    /// The part of a read by txn `i` of key `k` that shows committed state: a read after
+    /// the txn's own appends to `k` ends with those appends, which sit wherever the store
+    /// put them on commit; only what precedes them is compared with others' reads.
+    fn view_len(&self, i: u32, k: KeyId, r: &[Val], appended_before: bool) -> u32 {
+        let mut n = r.len();
+        if appended_before {
+            while n > 0 && self.writers.get(&(k, r[n - 1])).is_some_and(|w| w.txn == i) {
+                n -= 1;
+            }
+        }
+        n as u32
+    }
+
+    /// Calls `visit(txn, key, start, view length)` for each list read of each ok txn.
+    fn for_each_read(&self, mut visit: impl FnMut(u32, KeyId, u32, u32)) {
+        let mut appended: SmallVec<[KeyId; 8]> = SmallVec::new();
         for (i, tx) in self.t.txns.iter().enumerate() {
             if !tx.is_ok() {
                 continue;
             }
+            appended.clear();
             for m in self.t.mops_of(tx) {
-                if let Mop::Read {
-                    key,
-                    value: ReadVal::List { start, len },
-                } = *m
-                {
-                    let l = &mut self.longest[key as usize];
-                    if len > l.len || l.txn == NONE {
-                        *l = Longest {
-                            txn: i as u32,
-                            start,
-                            len,
-                        };
+                match *m {
+                    Mop::Write { key, .. } => {
+                        if !appended.contains(&key) {
+                            appended.push(key);
+                        }
                     }
+                    Mop::Read {
+                        key,
+                        value: ReadVal::List { start, len },
+                    } => {
+                        let r = self.t.list(start, len);
+                        let n = self.view_len(i as u32, key, r, appended.contains(&key));
+                        visit(i as u32, key, start, n);
+                    }
+                    Mop::Read { .. } => {}
                 }
             }
         }
+    }
+
+    /// The views of txn `i`'s reads: `(key, start, view length)`.
+    fn views_of(&self, i: u32) -> Vec<(KeyId, u32, u32)> {
+        let mut appended: SmallVec<[KeyId; 8]> = SmallVec::new();
+        let mut out = Vec::new();
+        for m in self.t.mops_of(&self.t.txns[i as usize]) {
+            match *m {
+                Mop::Write { key, .. } => appended.push(key),
+                Mop::Read {
+                    key,
+                    value: ReadVal::List { start, len },
+                } => {
+                    let r = self.t.list(start, len);
+                    out.push((
+                        key,
+                        start,
+                        self.view_len(i, key, r, appended.contains(&key)),
+                    ));
+                }
+                Mop::Read { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// Where the read of `key` starting at `start` in txn `i` ends.
+    fn end_of_read(&self, i: u32, key: KeyId, start: u32) -> u32 {
+        self.t
+            .mops_of(&self.t.txns[i as usize])
+            .iter()
+            .find_map(|m| match *m {
+                Mop::Read {
+                    key: k,
+                    value: ReadVal::List { start: s, len },
+                } if k == key && s == start => Some(s + len),
+                _ => None,
+            })
+            .unwrap_or(start)
+    }
+
+    fn find_longest(&mut self) {
+        let mut longest = std::mem::take(&mut self.longest);
+        self.for_each_read(|i, key, start, len| {
+            let l = &mut longest[key as usize];
+            if len > l.len || l.txn == NONE {
+                *l = Longest { txn: i, start, len };
+            }
+        });
+        self.longest = longest;
     }
 
     /// Walks each key's version order once: positions, duplicates, dirty updates, and
@@ -270,60 +339,49 @@ impl<'t> ListAppend<'t> {
         first_garbage: &[u32],
     ) {
         let mut incompatible_reported = vec![false; self.t.keys.len()];
-        for (i, tx) in self.t.txns.iter().enumerate() {
-            if !tx.is_ok() {
-                continue;
-            }
-            let i = i as u32;
-            for m in self.t.mops_of(tx) {
-                let Mop::Read {
-                    key: k,
-                    value: ReadVal::List { start, len },
-                } = *m
-                else {
-                    continue;
-                };
-                let r = self.t.list(start, len);
-                let longest = self.longest_list(k);
-                if longest[..r.len()] != *r {
-                    self.broken[k as usize] = true;
-                    if !incompatible_reported[k as usize] {
-                        incompatible_reported[k as usize] = true;
-                        let other = self.longest[k as usize].txn;
-                        f.add("incompatible-order", || {
-                            ctx.anomaly(
-                                "incompatible-order",
-                                &[i, other],
-                                Some(k),
-                                None,
-                                format!(
-                                    "{} read key {} = {}, but {} read it as {}; neither is a \
-                                     prefix of the other, so no one order of appends gives both",
-                                    ctx.describe(i),
-                                    self.t.show_key(k),
-                                    ctx.show_list(r),
-                                    ctx.describe(other),
-                                    ctx.show_list(longest),
-                                ),
-                            )
-                        });
-                    }
-                    self.check_elements(ctx, f, i, k, r);
-                } else {
-                    let ff = first_failed[k as usize];
-                    if len > ff {
-                        self.aborted_read(ctx, f, i, k, r, longest[ff as usize]);
-                    }
-                    let fg = first_garbage[k as usize];
-                    if len > fg {
-                        self.garbage_read(ctx, f, i, k, r, longest[fg as usize]);
-                    }
+        let mut broken = std::mem::take(&mut self.broken);
+        self.for_each_read(|i, k, start, len| {
+            let r = self.t.list(start, len);
+            let longest = self.longest_list(k);
+            if longest.len() < r.len() || longest[..r.len()] != *r {
+                broken[k as usize] = true;
+                if !incompatible_reported[k as usize] {
+                    incompatible_reported[k as usize] = true;
+                    let other = self.longest[k as usize].txn;
+                    f.add("incompatible-order", || {
+                        ctx.anomaly(
+                            "incompatible-order",
+                            &[i, other],
+                            Some(k),
+                            None,
+                            format!(
+                                "{} read key {} = {}, but {} read it as {}; neither is a \
+                                 prefix of the other, so no one order of appends gives both",
+                                ctx.describe(i),
+                                self.t.show_key(k),
+                                ctx.show_list(r),
+                                ctx.describe(other),
+                                ctx.show_list(longest),
+                            ),
+                        )
+                    });
                 }
-                if let Some(&e) = r.last() {
-                    self.intermediate_read(ctx, f, i, k, r, e);
+                self.check_elements(ctx, f, i, k, r);
+            } else {
+                let ff = first_failed[k as usize];
+                if len > ff {
+                    self.aborted_read(ctx, f, i, k, r, longest[ff as usize]);
+                }
+                let fg = first_garbage[k as usize];
+                if len > fg {
+                    self.garbage_read(ctx, f, i, k, r, longest[fg as usize]);
                 }
             }
-        }
+            if let Some(&e) = r.last() {
+                self.intermediate_read(ctx, f, i, k, r, e);
+            }
+        });
+        self.broken = broken;
     }
 
     /// A read that is not a prefix of the version order: look at each of its elements.
@@ -445,9 +503,8 @@ impl<'t> ListAppend<'t> {
         });
     }
 
-    /// Per ok txn: internal consistency, its external reads' wr and rw edges, and
-    /// read-then-append pairs for lost updates.
-    fn check_txns(&self, ctx: &Ctx<'_>, f: &mut Findings, edges: &mut Edges) {
+    /// Per ok txn: internal consistency, and read-then-append pairs for lost updates.
+    fn check_txns(&self, ctx: &Ctx<'_>, f: &mut Findings) {
         let mut updates: Vec<(KeyId, Option<Val>, u32)> = Vec::new();
         let mut states: Vec<KeyState> = Vec::new();
         for (i, tx) in self.t.txns.iter().enumerate() {
@@ -483,7 +540,6 @@ impl<'t> ListAppend<'t> {
                                 s.appended.clear();
                             }
                             None => {
-                                self.external_read(i, key, r, edges);
                                 states.push(KeyState {
                                     key,
                                     read: Some((start, len)),
@@ -546,28 +602,30 @@ impl<'t> ListAppend<'t> {
         });
     }
 
-    /// A read before any append of the txn to that key shows the committed state: its
-    /// last element's writer came before (wr), the writer of the next element in the
-    /// version order came after (rw).
-    fn external_read(&self, i: u32, k: KeyId, r: &[Val], edges: &mut Edges) {
-        if let Some(e) = r.last() {
-            if let Some(w) = self.writers.get(&(k, *e)) {
-                if !self.failed(w.txn) {
-                    edges.add(w.txn, i, rel::WR);
+    /// What a read shows of others: the writer of the last element of its view came
+    /// before (wr), the writer of the next element in the version order came after (rw).
+    /// The view of a read after the txn's own appends is the state they were added to.
+    fn read_edges(&self, edges: &mut Edges) {
+        self.for_each_read(|i, k, start, len| {
+            let r = self.t.list(start, len);
+            if let Some(e) = r.last() {
+                if let Some(w) = self.writers.get(&(k, *e)) {
+                    if !self.failed(w.txn) {
+                        edges.add(w.txn, i, rel::WR);
+                    }
                 }
             }
-        }
-        if self.broken[k as usize] {
-            return;
-        }
-        let longest = self.longest_list(k);
-        if let Some(next) = longest.get(r.len()) {
-            if let Some(w) = self.writers.get(&(k, *next)) {
-                if !self.failed(w.txn) {
-                    edges.add(i, w.txn, rel::RW);
+            if self.broken[k as usize] {
+                return;
+            }
+            if let Some(next) = self.longest_list(k).get(r.len()) {
+                if let Some(w) = self.writers.get(&(k, *next)) {
+                    if !self.failed(w.txn) {
+                        edges.add(i, w.txn, rel::RW);
+                    }
                 }
             }
-        }
+        });
     }
 
     /// Consecutive elements of a version order: the earlier's writer came first.
@@ -661,14 +719,7 @@ impl Witness for ListAppend<'_> {
                     )
                 })
             }),
-            rel::WR => self.t.mops_of(tb).iter().find_map(|m| {
-                let Mop::Read {
-                    key,
-                    value: ReadVal::List { start, len },
-                } = *m
-                else {
-                    return None;
-                };
+            rel::WR => self.views_of(b).into_iter().find_map(|(key, start, len)| {
                 let list = self.t.list(start, len);
                 let e = *list.last()?;
                 (self.writers.get(&(key, e))?.txn == a).then(|| {
@@ -684,25 +735,23 @@ impl Witness for ListAppend<'_> {
                     )
                 })
             }),
-            rel::RW => self.t.mops_of(ta).iter().find_map(|m| {
-                let Mop::Read {
-                    key,
-                    value: ReadVal::List { start, len },
-                } = *m
-                else {
-                    return None;
-                };
+            rel::RW => self.views_of(a).into_iter().find_map(|(key, start, len)| {
                 if self.broken[key as usize] {
                     return None;
                 }
                 let next = *self.longest_list(key).get(len as usize)?;
                 (self.writers.get(&(key, next))?.txn == b).then(|| {
+                    let own = if start + len < self.end_of_read(a, key, start) {
+                        " (before its own appends)"
+                    } else {
+                        ""
+                    };
                     (
                         key,
                         next,
                         format!(
-                            "{an} read key {} = {}, which did not yet include {bn}'s append of {}, \
-                             the next element in key {}'s version order",
+                            "{an} read key {} = {}{own}, which did not yet include {bn}'s append \
+                             of {}, the next element in key {}'s version order",
                             self.t.show_key(key),
                             self.t.show_list(self.t.list(start, len)),
                             show(next),

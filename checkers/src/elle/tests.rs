@@ -1,6 +1,6 @@
 //! Hand-written histories for every anomaly class, and property tests over generated ones.
 
-use super::gen::{self, Builder, GenOptions, Inject};
+use super::gen::{self, Builder, GenOptions, Inject, Store};
 use super::*;
 use crate::history::OpType::{Fail, Info, Ok as OkT};
 use proptest::prelude::*;
@@ -400,6 +400,53 @@ fn elle_cycle_caps_bound_the_report() {
     assert_eq!(r.scc_count, 5);
 }
 
+#[test]
+fn elle_read_of_own_appends_on_a_stale_base() {
+    // T1 appends 3 on top of [1] while T2's 2 commits first: T1's read [1, 3] is its own
+    // append on a stale state. No order is broken (read committed allows it), but T1
+    // missed T2's append and came after it: a G-single, as a lost update is.
+    let h = Builder::new()
+        .txn(0, OkT, json!([["append", 1, 1]]))
+        .concurrent(&[
+            (1, OkT, json!([["append", 1, 3], ["r", 1, [1, 3]]])),
+            (2, OkT, json!([["append", 1, 2]])),
+        ])
+        .txn(3, OkT, json!([["r", 1, [1, 2, 3]]]))
+        .history();
+    let r = la(&h, ConsistencyModel::Serializable);
+    assert_eq!(types(&r), ["G-single"], "{}", r.to_text());
+    assert_eq!(
+        la(&h, ConsistencyModel::ReadCommitted).valid,
+        Validity::Unknown
+    );
+}
+
+#[test]
+fn elle_stale_snapshot_store_shows_lost_updates_and_write_skew() {
+    let h = gen::list_append(&GenOptions {
+        txns: 2000,
+        concurrency: 10,
+        active_keys: 4,
+        store: Store::StaleSnapshot,
+        seed: 3,
+        ..GenOptions::default()
+    });
+    let r = la(&h, ConsistencyModel::Serializable);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.anomaly_types.iter().any(|t| t == "lost-update"),
+        "{:?}",
+        r.anomaly_types
+    );
+    let r = la(&h, ConsistencyModel::ReadCommitted);
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.to_text());
+    assert!(
+        r.not.contains(&ConsistencyModel::CursorStability),
+        "{:?}",
+        r.not
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -424,6 +471,29 @@ proptest! {
         ] {
             let r = la(&h, m);
             prop_assert!(r.anomaly_types.is_empty(), "{m}: {}", r.to_text());
+        }
+    }
+
+    /// No false alarm below what the store guarantees: only anomalies read committed
+    /// allows.
+    #[test]
+    fn elle_prop_stale_snapshot_histories_are_read_committed(
+        seed in any::<u64>(),
+        txns in 1usize..400,
+        concurrency in 1usize..12,
+        keys in 1usize..6,
+    ) {
+        let h = gen::list_append(&GenOptions {
+            txns, concurrency, active_keys: keys, seed, store: Store::StaleSnapshot,
+            fail_ratio: 0.1, info_ratio: 0.1, ..GenOptions::default()
+        });
+        let r = la(&h, ConsistencyModel::ReadCommitted);
+        prop_assert!(r.valid != Validity::Invalid, "{}", r.to_text());
+        for t in &r.anomaly_types {
+            prop_assert!(
+                ["lost-update", "G-single", "G-nonadjacent", "G2-item"].contains(&t.as_str()),
+                "{t}: {}", r.to_text()
+            );
         }
     }
 
