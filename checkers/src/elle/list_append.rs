@@ -694,7 +694,6 @@ impl<'t> ListAppend<'t> {
 impl Witness for ListAppend<'_> {
     fn why(&self, a: u32, b: u32, r: u8, an: &str, bn: &str) -> Option<(KeyId, Val, String)> {
         let ta = &self.t.txns[a as usize];
-        let tb = &self.t.txns[b as usize];
         let show = |v: Val| self.t.show(v);
         match r {
             rel::WW => self.t.mops_of(ta).iter().find_map(|m| {
