@@ -447,6 +447,36 @@ fn elle_stale_snapshot_store_shows_lost_updates_and_write_skew() {
     );
 }
 
+#[test]
+fn elle_search_budget_bounds_work_and_still_reports_cycles() {
+    // One hot key under a store without conflict checks: one huge component.
+    let h = gen::list_append(&GenOptions {
+        txns: 3000,
+        concurrency: 20,
+        active_keys: 1,
+        max_writes_per_key: 1000,
+        store: Store::StaleSnapshot,
+        seed: 9,
+        ..GenOptions::default()
+    });
+    let o = ElleOptions {
+        max_search_steps: 50,
+        ..opts(ConsistencyModel::StrictSerializable)
+    };
+    let r = check_list_append(&h, &o).unwrap();
+    assert!(r.search_exhausted);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.anomalies.values().flatten().any(|a| a.cycle.is_some()),
+        "{}",
+        r.to_text()
+    );
+    assert!(r.to_text().contains("step budget"));
+    // With the default budget the same history is searched fully for each class.
+    let r = la(&h, ConsistencyModel::StrictSerializable);
+    assert!(r.anomaly_types.len() >= 2, "{:?}", r.anomaly_types);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
