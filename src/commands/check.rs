@@ -2,9 +2,10 @@
 
 use super::UsageError;
 use clap::{Args, ValueEnum};
+use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, ElleReport, UnknownModel};
 use faultline_checkers::history::{self, Format, History, HistoryError, JsonlReader};
 use faultline_checkers::linear::{self, Options, Progress, Report};
-use faultline_checkers::model::{infer_model, MODEL_NAMES};
+use faultline_checkers::model::infer_model;
 use faultline_checkers::Validity;
 use serde_json::json;
 use std::fs::File;
@@ -26,9 +27,15 @@ pub struct CheckArgs {
     /// History files, or store folders holding history.jsonl / history.edn
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The model to check against (default: guessed from the operations)
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(MODEL_NAMES))]
+    /// The model to check against (default: guessed from the operations). list-append
+    /// and rw-register run the transactional (Elle-style) checker
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ALL_MODELS))]
     pub model: Option<String>,
+    /// For list-append / rw-register: the consistency model the history must satisfy
+    /// (read-committed, repeatable-read, snapshot-isolation, serializable,
+    /// strict-serializable, ...)
+    #[arg(long, default_value = "strict-serializable", value_name = "MODEL")]
+    pub consistency_model: String,
     #[arg(long, value_enum, default_value = "auto")]
     pub format: FormatArg,
     /// One JSON object per file on standard output
@@ -41,6 +48,18 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MB")]
     pub memory_limit: Option<u64>,
 }
+
+const ALL_MODELS: &[&str] = &[
+    "register",
+    "cas-register",
+    "kv",
+    "set",
+    "fifo-queue",
+    "unordered-queue",
+    "mutex",
+    "list-append",
+    "rw-register",
+];
 
 /// Why a file could not be checked: bad input, reported with exit code 254.
 struct BadInput(String);
@@ -63,6 +82,10 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
         // A second Ctrl-C is not caught again: the default action ends the process.
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
     }
+    let consistency: ConsistencyModel = a
+        .consistency_model
+        .parse()
+        .map_err(|e: UnknownModel| UsageError(e.to_string()))?;
     let format = match a.format {
         FormatArg::Auto => None,
         FormatArg::Jsonl => Some(Format::Jsonl),
@@ -74,9 +97,17 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
     for file in &a.files {
         let started = Instant::now();
         let deadline = timeout.map(|t| started + t);
-        match check_one(file, &a, format, deadline, memory_limit, &cancel) {
+        match check_one(
+            file,
+            &a,
+            consistency,
+            format,
+            deadline,
+            memory_limit,
+            &cancel,
+        ) {
             Ok(outcome) => {
-                verdict = verdict.merge(outcome.report.valid);
+                verdict = verdict.merge(outcome.report.valid());
                 print_outcome(&outcome, a.json);
             }
             Err(BadInput(message)) => {
@@ -98,12 +129,28 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// What a checker said about one file.
+enum Checked {
+    Linear(Report),
+    Elle(Box<ElleReport>),
+}
+
+impl Checked {
+    fn valid(&self) -> Validity {
+        match self {
+            Checked::Linear(r) => r.valid,
+            Checked::Elle(r) => r.valid,
+        }
+    }
+}
+
 struct Outcome {
     file: PathBuf,
+    model: String,
     events: usize,
     read_seconds: f64,
     check_seconds: f64,
-    report: Report,
+    report: Checked,
 }
 
 /// A store folder stands for the history in it; its test.json may name the model.
@@ -130,6 +177,7 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<String>), BadInput> {
 fn check_one(
     path: &Path,
     a: &CheckArgs,
+    consistency: ConsistencyModel,
     format: Option<Format>,
     deadline: Option<Instant>,
     memory_limit: usize,
@@ -141,16 +189,37 @@ fn check_one(
     let read_seconds = t0.elapsed().as_secs_f64();
     let model = match a.model.clone().or(stored_model) {
         Some(m) => m,
-        None => infer_model(
-            history
+        None => {
+            let mut fs = history
                 .ops
                 .iter()
                 .filter(|o| o.process.is_client())
-                .map(|o| &*o.f),
-        )
-        .unwrap_or("cas-register")
-        .to_string(),
+                .map(|o| &*o.f);
+            if fs.clone().any(|f| f == "txn") {
+                "list-append".to_string()
+            } else {
+                infer_model(&mut fs).unwrap_or("cas-register").to_string()
+            }
+        }
     };
+    if model == "list-append" || model == "rw-register" {
+        let opts = ElleOptions::for_model(consistency);
+        let t1 = Instant::now();
+        let report = if model == "list-append" {
+            elle::check_list_append(&history, &opts)
+        } else {
+            elle::check_rw_register(&history, &opts)
+        }
+        .map_err(|e| BadInput(e.to_string()))?;
+        return Ok(Outcome {
+            file,
+            model,
+            events: history.len(),
+            read_seconds,
+            check_seconds: t1.elapsed().as_secs_f64(),
+            report: Checked::Elle(Box::new(report)),
+        });
+    }
     let progress = Arc::new(Progress::default());
     let opts = Options {
         timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
@@ -166,10 +235,11 @@ fn check_one(
     let report = result.map_err(|e| BadInput(e.to_string()))?;
     Ok(Outcome {
         file,
+        model,
         events: history.len(),
         read_seconds,
         check_seconds: t1.elapsed().as_secs_f64(),
-        report,
+        report: Checked::Linear(report),
     })
 }
 
@@ -222,11 +292,17 @@ fn default_memory_limit() -> usize {
 }
 
 fn print_outcome(o: &Outcome, as_json: bool) {
-    let r = &o.report;
+    match &o.report {
+        Checked::Linear(r) => print_linear(o, r, as_json),
+        Checked::Elle(r) => print_elle(o, r, as_json),
+    }
+}
+
+fn print_linear(o: &Outcome, r: &Report, as_json: bool) {
     if as_json {
         let doc = json!({
             "file": o.file,
-            "model": r.model,
+            "model": o.model,
             "valid": r.valid,
             "ops": r.operations,
             "events": o.events,
@@ -251,7 +327,7 @@ fn print_outcome(o: &Outcome, as_json: bool) {
         "{}: {}  ({}, {} operations, {keys}, checked in {:.3} s)",
         o.file.display(),
         r.valid,
-        r.model,
+        o.model,
         r.operations,
         o.check_seconds
     );
@@ -268,6 +344,31 @@ fn print_outcome(o: &Outcome, as_json: bool) {
         }
         print!("{}", f.to_text());
     }
+}
+
+fn print_elle(o: &Outcome, r: &ElleReport, as_json: bool) {
+    if as_json {
+        let mut doc = serde_json::to_value(r).unwrap_or_else(|e| json!({"error": e.to_string()}));
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("file".into(), json!(o.file));
+            m.insert("model".into(), json!(o.model));
+            m.insert("ops".into(), json!(r.txn_count));
+            m.insert("events".into(), json!(o.events));
+            m.insert("read_seconds".into(), json!(o.read_seconds));
+            m.insert("check_seconds".into(), json!(o.check_seconds));
+        }
+        println!("{doc}");
+        return;
+    }
+    println!(
+        "{}: {}  ({}, {} transactions, checked in {:.3} s)",
+        o.file.display(),
+        r.valid,
+        o.model,
+        r.txn_count,
+        o.check_seconds
+    );
+    print!("{}", r.to_text());
 }
 
 /// A progress bar on standard error, shown once a check has taken a second.
