@@ -89,6 +89,9 @@ const NO_STATES: (u32, u32) = (0, 0);
 const CHECK_EVERY: u64 = 256;
 const MAX_BEST_STATES: usize = 16;
 
+/// Counts of indeterminate operations used, none below another (see the module doc).
+type Antichain = SmallVec<[Box<[u32]>; 1]>;
+
 pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     pb: &'a Problem<M>,
@@ -123,7 +126,7 @@ pub(crate) struct Search<'a, M: Model> {
     since_check: u64,
 
     memo_plain: FxHashSet<Box<[u64]>>,
-    memo_dominance: FxHashMap<Box<[u64]>, SmallVec<[Box<[u32]>; 1]>>,
+    memo_dominance: FxHashMap<Box<[u64]>, Antichain>,
     key_buf: Vec<u64>,
 
     /// Bytes of memo and state tables not yet reported to the shared budget, and those

@@ -104,9 +104,7 @@ pub fn infer_model<'a>(fs: impl IntoIterator<Item = &'a str>) -> Option<&'static
     let has = |f: &str| seen.contains(f);
     if has("get") || has("put") || has("append") {
         Some("kv")
-    } else if has("cas") {
-        Some("cas-register")
-    } else if has("write") {
+    } else if has("cas") || has("write") {
         Some("cas-register")
     } else if has("enqueue") || has("dequeue") {
         Some("fifo-queue")
