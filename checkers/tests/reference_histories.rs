@@ -2,6 +2,7 @@
 
 mod common;
 
+use faultline_checkers::history::edn::{read_edn, write_edn};
 use faultline_checkers::history::{read_file, Format, History};
 use faultline_checkers::linear::{check, Options, Report};
 use faultline_checkers::model::{CasRegister, Kv};
@@ -26,6 +27,17 @@ fn jsonl_reference_histories_get_their_known_verdicts() {
     for row in &rows {
         let h = read_file(&row.path, Some(Format::Jsonl)).unwrap();
         let r = check_as(&row.model, &h);
+        // The same history as Jepsen would have written it, in EDN.
+        let mut edn = Vec::new();
+        write_edn(&h, &mut edn).unwrap();
+        let from_edn = read_edn(std::str::from_utf8(&edn).unwrap(), &row.path).unwrap();
+        let r_edn = check_as(&row.model, &from_edn);
+        assert_eq!(
+            r.valid,
+            r_edn.valid,
+            "{}: EDN rendering disagrees",
+            row.path.display()
+        );
         let want = match row.expected.as_str() {
             "linearizable" => Validity::Valid,
             "not-linearizable" => Validity::Invalid,

@@ -1,0 +1,216 @@
+//! `faultline check` as users run it: exit codes, messages naming file and line, JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("the faultline binary runs")
+}
+
+fn shared() -> PathBuf {
+    match std::env::var_os("FAULTLINE_SHARED") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn malformed_histories_exit_254_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = r#"{"index":0,"type":"invoke","process":0,"f":"write","value":1}"#;
+    let cases: &[(&str, String, &str)] = &[
+        ("json.jsonl", format!("{inv}\n{{\"index\":1,\"type\":\"ok\""), "invalid JSON"),
+        (
+            "type.jsonl",
+            format!("{inv}\n{{\"index\":1,\"type\":\"done\",\"process\":0,\"f\":\"write\",\"value\":1}}"),
+            "unknown type",
+        ),
+        (
+            "orphan.jsonl",
+            r#"{"index":0,"type":"ok","process":4,"f":"read","value":1}"#.to_string(),
+            "no open invocation",
+        ),
+        (
+            "twice.jsonl",
+            format!("{inv}\n{{\"index\":1,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}}"),
+            "still open",
+        ),
+        (
+            "gap.jsonl",
+            format!("{inv}\n{{\"index\":5,\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":1}}"),
+            "not consecutive",
+        ),
+        (
+            "missing.jsonl",
+            format!("{inv}\n{{\"index\":1,\"type\":\"ok\",\"process\":0,\"value\":1}}"),
+            "missing field `f`",
+        ),
+        (
+            "after-info.jsonl",
+            format!(
+                "{inv}\n{{\"index\":1,\"type\":\"info\",\"process\":0,\"f\":\"write\",\"value\":1}}\n\
+                 {{\"index\":2,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}}"
+            ),
+            "after its operation ended with info",
+        ),
+        (
+            "model.jsonl",
+            "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":null}\n\
+             {\"index\":1,\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":null}"
+                .to_string(),
+            "needs a value",
+        ),
+        ("broken.edn", "{:index 0, :type :invoke, :process 0, :f :read, :value nil}\n{:index 1 :type".to_string(), ""),
+    ];
+    for (name, text, needle) in cases {
+        let path = write(dir.path(), name, text);
+        let out = faultline(&["check", &path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name),
+            "{name}: the message names the file: {stderr}"
+        );
+        assert!(
+            stderr.contains(needle),
+            "{name}: expected {needle:?} in {stderr}"
+        );
+        if !name.ends_with(".edn") {
+            let names_line = (1..=3).any(|l| stderr.contains(&format!(".jsonl:{l}:")));
+            assert!(names_line, "{name}: names the line: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn bad_arguments_exit_254() {
+    for args in [
+        vec!["check", "--model", "no-such-model", "x.jsonl"],
+        vec!["check", "--timeout", "-1", "x.jsonl"],
+        vec!["check", "/no/such/file.jsonl"],
+        vec!["check"],
+        vec!["frobnicate"],
+    ] {
+        let out = faultline(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(254),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn verdicts_map_to_jepsen_exit_codes_and_json() {
+    let etcd = shared().join("histories/etcd");
+    let valid = etcd.join("etcd_002.jsonl");
+    let invalid = etcd.join("etcd_000.jsonl");
+    let out = faultline(&["check", valid.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = faultline(&[
+        "check",
+        "--json",
+        valid.to_str().unwrap(),
+        invalid.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "any invalid file makes the run invalid"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let docs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["valid"], true);
+    assert_eq!(docs[1]["valid"], false);
+    for d in &docs {
+        for field in ["file", "model", "valid", "ops", "check_seconds"] {
+            assert!(d.get(field).is_some(), "missing {field} in {d}");
+        }
+        assert_eq!(d["model"], "cas-register");
+    }
+    let e = &docs[1]["explanation"];
+    assert!(e["op"]["process"].is_u64(), "{e}");
+    assert!(!e["states"].as_array().unwrap().is_empty());
+    assert!(e["summary"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be linearized"));
+    // The same, on the terminal.
+    let out = faultline(&["check", invalid.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("INVALID") && text.contains("concurrent with it"),
+        "{text}"
+    );
+}
+
+#[test]
+fn edn_rendering_gets_the_same_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared().join("histories/etcd/etcd_000.jsonl");
+    let h = faultline_checkers::history::read_file(&src, None).unwrap();
+    let path = dir.path().join("history.edn");
+    let mut f = std::fs::File::create(&path).unwrap();
+    faultline_checkers::history::edn::write_edn(&h, &mut f).unwrap();
+    drop(f);
+    // A store folder stands for its history.
+    let out = faultline(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A key of the kv reference set that takes a search many seconds to refute: the check
+/// must stop at the deadline and say unknown rather than run on.
+#[test]
+fn timeout_gives_unknown_and_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(shared().join("histories/kv/c50-bad.jsonl")).unwrap();
+    let mut out = String::new();
+    let mut n = 0;
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["key"] == "0" {
+            v["index"] = n.into();
+            n += 1;
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+    }
+    let path = write(dir.path(), "hard.jsonl", &out);
+    let started = std::time::Instant::now();
+    let res = faultline(&["check", "--json", "--timeout", "0.5", &path]);
+    let elapsed = started.elapsed();
+    assert_eq!(
+        res.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    assert_eq!(doc["valid"], "unknown");
+    assert!(
+        doc["reason"].as_str().unwrap().contains("timed out"),
+        "{doc}"
+    );
+    // Not a speed target (those live in the benchmarks): a sanity bound far above it.
+    assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
+}
