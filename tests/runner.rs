@@ -151,3 +151,53 @@ fn stop_flag_ends_the_run_with_a_complete_history() {
         s.events
     );
 }
+
+#[test]
+fn a_stored_run_is_complete_and_rechecks_with_faultline_check() {
+    use faultline::runner::harness::run_test;
+    let base = tempfile::tempdir().unwrap();
+    let opts = WorkloadOptions {
+        concurrency: 4,
+        time_limit: SECOND / 2,
+        rate: 500.0,
+        ops_per_key: 40,
+        threads_per_key: 2,
+        ..WorkloadOptions::default()
+    };
+    let mut cfg = RunConfig::new(4, vec!["n1".into(), "n2".into()]);
+    cfg.seed = 42;
+    let o = run_test(
+        base.path(),
+        "memory register",
+        WorkloadKind::Register,
+        &opts,
+        Arc::new(MemoryStore::new()),
+        &cfg,
+        serde_json::json!({"argv": ["faultline", "test"]}),
+    )
+    .unwrap();
+    assert_eq!(o.valid, Validity::Valid);
+    let latest = base.path().join("latest");
+    for f in ["history.jsonl", "test.json", "results.json"] {
+        assert!(latest.join(f).exists(), "{f}");
+    }
+    let test: Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["model"], "cas-register");
+    assert_eq!(test["seed"], 42);
+    assert_eq!(test["argv"][1], "test");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["valid"], true);
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("check")
+        .arg(&latest)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert!(base
+        .path()
+        .join("memory register/latest/history.jsonl")
+        .exists());
+}

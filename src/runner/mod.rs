@@ -7,6 +7,7 @@
 //! `concurrency` operations are ever in flight, and memory does not grow with run length
 //! (the history goes to disk, not to a vector).
 
+pub mod harness;
 pub mod memory;
 
 use faultline_checkers::history::{Op, OpType, Process};
