@@ -4,3 +4,5 @@
 pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod runner;
+pub mod store;

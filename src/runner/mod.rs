@@ -1,0 +1,553 @@
+//! The runner: drives a generator with real time and worker threads, and journals every
+//! invocation and completion to `history.jsonl` as it happens.
+//!
+//! One control thread owns the [`Scheduler`] (so generators stay single-threaded and
+//! deterministic for a given sequence of events) and the history file. Each worker thread
+//! owns one client, bound to node `i mod n`, and runs one operation at a time: at most
+//! `concurrency` operations are ever in flight, and memory does not grow with run length
+//! (the history goes to disk, not to a vector).
+
+pub mod harness;
+pub mod memory;
+
+use faultline_checkers::history::{Op, OpType, Process};
+use faultline_workloads::gen::{Gen, GenOp};
+use faultline_workloads::sched::{Next, Scheduler};
+use serde_json::Value;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// An operation handed to a client.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub f: Arc<str>,
+    pub value: Value,
+    pub key: Option<Value>,
+    /// The client should give up (and answer `info`) after this long; the runner
+    /// enforces it anyway, a little later, by abandoning the worker.
+    pub timeout: Duration,
+}
+
+/// How an operation ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// `Ok`, `Fail` (certainly not applied) or `Info` (unknown).
+    pub kind: OpType,
+    pub value: Value,
+    pub error: Option<String>,
+}
+
+impl Completion {
+    pub fn ok(value: Value) -> Self {
+        Completion {
+            kind: OpType::Ok,
+            value,
+            error: None,
+        }
+    }
+    pub fn fail(value: Value, error: impl Into<String>) -> Self {
+        Completion {
+            kind: OpType::Fail,
+            value,
+            error: Some(error.into()),
+        }
+    }
+    pub fn info(value: Value, error: impl Into<String>) -> Self {
+        Completion {
+            kind: OpType::Info,
+            value,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// A connection to one node, used by one worker for one process at a time.
+pub trait Client: Send {
+    fn invoke(&mut self, op: &Invocation) -> Completion;
+    fn close(&mut self) {}
+}
+
+/// Opens clients (Jepsen's `open!`); called on the worker thread, again for each new
+/// process after an `info`.
+pub trait ClientFactory: Send + Sync {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid run configuration: {0}")]
+    Invalid(String),
+}
+
+/// Live counters, for a progress line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub ok: AtomicU64,
+    pub fail: AtomicU64,
+    pub info: AtomicU64,
+}
+
+impl Progress {
+    pub fn completed(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+            + self.fail.load(Ordering::Relaxed)
+            + self.info.load(Ordering::Relaxed)
+    }
+}
+
+pub struct RunConfig {
+    pub concurrency: usize,
+    /// Worker `i` talks to `nodes[i % nodes.len()]`.
+    pub nodes: Vec<String>,
+    pub op_timeout: Duration,
+    pub seed: u64,
+    /// Set from outside (Ctrl-C) to stop asking the generator; in-flight ops finish or
+    /// time out, and the history stays complete.
+    pub stop: Arc<AtomicBool>,
+    pub progress: Arc<Progress>,
+    /// The history is flushed at least this often (and when the buffer fills).
+    pub flush_interval: Duration,
+}
+
+impl RunConfig {
+    pub fn new(concurrency: usize, nodes: Vec<String>) -> Self {
+        RunConfig {
+            concurrency,
+            nodes,
+            op_timeout: Duration::from_secs(5),
+            seed: 0,
+            stop: Arc::new(AtomicBool::new(false)),
+            progress: Arc::new(Progress::default()),
+            flush_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub events: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    pub timeouts: u64,
+    pub elapsed_secs: f64,
+    /// Stopped from outside before the generator was exhausted.
+    pub interrupted: bool,
+}
+
+/// Appends events to `history.jsonl`, with consecutive indices, through a buffer flushed
+/// on a timer: a SIGKILL of the controller loses at most the last interval's events.
+struct HistoryWriter {
+    out: BufWriter<File>,
+    index: u64,
+    last_flush: Instant,
+    interval: Duration,
+    path: String,
+}
+
+impl HistoryWriter {
+    fn create(path: &Path, interval: Duration) -> Result<Self, RunError> {
+        let file = File::create(path).map_err(|source| RunError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(HistoryWriter {
+            out: BufWriter::with_capacity(1 << 16, file),
+            index: 0,
+            last_flush: Instant::now(),
+            interval,
+            path: path.display().to_string(),
+        })
+    }
+
+    fn io(&self, source: std::io::Error) -> RunError {
+        RunError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn write(&mut self, mut op: Op) -> Result<(), RunError> {
+        op.index = self.index;
+        self.index += 1;
+        serde_json::to_writer(&mut self.out, &op).map_err(|e| self.io(e.into()))?;
+        self.out.write_all(b"\n").map_err(|e| self.io(e))
+    }
+
+    fn maybe_flush(&mut self, now: Instant) -> Result<(), RunError> {
+        if now.duration_since(self.last_flush) >= self.interval {
+            self.last_flush = now;
+            self.out.flush().map_err(|e| self.io(e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), RunError> {
+        self.out.flush().map_err(|e| self.io(e))?;
+        self.out.get_ref().sync_data().map_err(|e| self.io(e))
+    }
+}
+
+struct Job {
+    op: GenOp,
+    timeout: Duration,
+}
+
+struct Done {
+    thread: usize,
+    generation: u64,
+    completion: Completion,
+}
+
+struct Worker {
+    inbox: SyncSender<Job>,
+    generation: u64,
+    handle: JoinHandle<()>,
+}
+
+fn spawn_worker(
+    thread: usize,
+    generation: u64,
+    node: String,
+    factory: Arc<dyn ClientFactory>,
+    done: Sender<Done>,
+) -> Result<Worker, RunError> {
+    // Capacity 1: the control thread never queues more than the one op a worker runs.
+    let (tx, rx) = mpsc::sync_channel::<Job>(1);
+    let handle = std::thread::Builder::new()
+        .name(format!("worker-{thread}"))
+        .spawn(move || worker_loop(thread, generation, &node, &*factory, rx, done))
+        .map_err(|source| RunError::Io {
+            path: "spawning a worker thread".into(),
+            source,
+        })?;
+    Ok(Worker {
+        inbox: tx,
+        generation,
+        handle,
+    })
+}
+
+fn worker_loop(
+    thread: usize,
+    generation: u64,
+    node: &str,
+    factory: &dyn ClientFactory,
+    jobs: Receiver<Job>,
+    done: Sender<Done>,
+) {
+    let mut client: Option<Box<dyn Client>> = None;
+    let mut process = None;
+    while let Ok(job) = jobs.recv() {
+        // A new process gets a fresh client (Jepsen re-opens after a crash): whatever
+        // state the old connection had must not leak into the new process.
+        if process != Some(job.op.process) {
+            if let Some(mut c) = client.take() {
+                c.close();
+            }
+            process = Some(job.op.process);
+        }
+        if client.is_none() {
+            match factory.open(node) {
+                Ok(c) => client = Some(c),
+                Err(e) => {
+                    tracing::debug!(thread, node, "open failed: {e}");
+                    let c = Completion::fail(job.op.spec.value.clone(), format!("no-client: {e}"));
+                    if done
+                        .send(Done {
+                            thread,
+                            generation,
+                            completion: c,
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let inv = Invocation {
+            f: job.op.spec.f.clone(),
+            value: job.op.spec.value.clone(),
+            key: job.op.spec.key.clone(),
+            timeout: job.timeout,
+        };
+        let c = client.as_mut().expect("client opened");
+        let completion =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.invoke(&inv))) {
+                Ok(c) => c,
+                Err(_) => {
+                    // The client's state is suspect after a panic: drop it.
+                    client = None;
+                    Completion::info(inv.value.clone(), "indeterminate: client panicked")
+                }
+            };
+        // Info: the process is retired; close now rather than at the next op.
+        if completion.kind == OpType::Info {
+            if let Some(mut c) = client.take() {
+                c.close();
+            }
+        }
+        if done
+            .send(Done {
+                thread,
+                generation,
+                completion,
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+    if let Some(mut c) = client {
+        c.close();
+    }
+}
+
+/// Extra time beyond the op timeout before the runner abandons a worker whose client did
+/// not return: the client's own timeout should fire first.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Longest wait for anything while the generator is pending: bounds how late the runner
+/// notices time-based generators becoming ready (Jepsen's max-pending-interval).
+const MAX_PENDING_WAIT: Duration = Duration::from_millis(1);
+
+/// Runs `gen` to exhaustion (or until `cfg.stop`), writing the history to `history`.
+pub fn run(
+    gen: Gen,
+    factory: Arc<dyn ClientFactory>,
+    cfg: &RunConfig,
+    history: &Path,
+) -> Result<RunSummary, RunError> {
+    if cfg.concurrency == 0 || cfg.nodes.is_empty() {
+        return Err(RunError::Invalid(
+            "concurrency and the node list must not be empty".into(),
+        ));
+    }
+    let n = cfg.concurrency;
+    let mut out = HistoryWriter::create(history, cfg.flush_interval)?;
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let node_of = |t: usize| cfg.nodes[t % cfg.nodes.len()].clone();
+    let mut workers = Vec::with_capacity(n);
+    for t in 0..n {
+        workers.push(spawn_worker(
+            t,
+            0,
+            node_of(t),
+            factory.clone(),
+            done_tx.clone(),
+        )?);
+    }
+    let mut abandoned: Vec<JoinHandle<()>> = Vec::new();
+    // What each thread is running: the op and its deadline.
+    let mut running: Vec<Option<(GenOp, Instant)>> = vec![None; n];
+    let mut sched = Scheduler::new(gen, n, false, cfg.seed);
+    let start = Instant::now();
+    let ns = |at: Instant| at.duration_since(start).as_nanos() as u64;
+    let mut summary = RunSummary {
+        events: 0,
+        ok: 0,
+        fail: 0,
+        info: 0,
+        timeouts: 0,
+        elapsed_secs: 0.0,
+        interrupted: false,
+    };
+    let mut next_timeout_scan = start;
+
+    let complete = |sched: &mut Scheduler,
+                    out: &mut HistoryWriter,
+                    running: &mut Vec<Option<(GenOp, Instant)>>,
+                    summary: &mut RunSummary,
+                    thread: usize,
+                    c: Completion,
+                    now: u64|
+     -> Result<(), RunError> {
+        let Some((op, _)) = running[thread].take() else {
+            return Ok(());
+        };
+        let counter = match c.kind {
+            OpType::Ok => {
+                summary.ok += 1;
+                &cfg.progress.ok
+            }
+            OpType::Fail => {
+                summary.fail += 1;
+                &cfg.progress.fail
+            }
+            _ => {
+                summary.info += 1;
+                &cfg.progress.info
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        // A client may only answer ok / fail / info (Jepsen's Validate): anything else
+        // would corrupt the history, so it becomes info.
+        let kind = if c.kind == OpType::Invoke {
+            OpType::Info
+        } else {
+            c.kind
+        };
+        out.write(Op {
+            index: 0,
+            kind,
+            process: Process::Client(op.process),
+            f: op.spec.f.clone(),
+            value: c.value.clone(),
+            key: op.spec.key.clone(),
+            time: Some(now as i64),
+            node: Some(node_of(thread)),
+            error: c.error.map(Value::String),
+            line: 0,
+        })?;
+        summary.events += 1;
+        sched.complete(thread, kind, &op.spec.f, &c.value, now);
+        Ok(())
+    };
+
+    loop {
+        if cfg.stop.load(Ordering::Relaxed) && !summary.interrupted {
+            tracing::info!("stopping: waiting for operations in flight");
+            summary.interrupted = true;
+            sched.stop();
+        }
+        // Completions first, so the generator never sees false concurrency.
+        while let Ok(d) = done_rx.try_recv() {
+            if workers[d.thread].generation == d.generation {
+                let now = ns(Instant::now());
+                complete(
+                    &mut sched,
+                    &mut out,
+                    &mut running,
+                    &mut summary,
+                    d.thread,
+                    d.completion,
+                    now,
+                )?;
+            }
+        }
+        let now_i = Instant::now();
+        if now_i >= next_timeout_scan {
+            next_timeout_scan = now_i + Duration::from_millis(10);
+            for t in 0..n {
+                let expired = matches!(&running[t], Some((_, deadline)) if *deadline <= now_i);
+                if expired {
+                    let value = running[t]
+                        .as_ref()
+                        .map(|(o, _)| o.spec.value.clone())
+                        .unwrap_or_default();
+                    summary.timeouts += 1;
+                    complete(
+                        &mut sched,
+                        &mut out,
+                        &mut running,
+                        &mut summary,
+                        t,
+                        Completion::info(value, "timeout"),
+                        ns(now_i),
+                    )?;
+                    // The worker is stuck in its client: leave it behind (it exits when
+                    // its call returns) and give the thread a fresh worker.
+                    let generation = workers[t].generation + 1;
+                    let fresh =
+                        spawn_worker(t, generation, node_of(t), factory.clone(), done_tx.clone())?;
+                    let old = std::mem::replace(&mut workers[t], fresh);
+                    drop(old.inbox);
+                    abandoned.push(old.handle);
+                    tracing::warn!(thread = t, "operation timed out; worker replaced");
+                }
+            }
+        }
+        out.maybe_flush(now_i)?;
+        let now = ns(now_i);
+        let wait = match sched.next(now) {
+            Next::Dispatch(op) => {
+                let t = op.thread;
+                out.write(Op {
+                    index: 0,
+                    kind: OpType::Invoke,
+                    process: Process::Client(op.process),
+                    f: op.spec.f.clone(),
+                    value: op.spec.value.clone(),
+                    key: op.spec.key.clone(),
+                    time: Some(now as i64),
+                    node: Some(node_of(t)),
+                    error: None,
+                    line: 0,
+                })?;
+                summary.events += 1;
+                running[t] = Some((op.clone(), now_i + cfg.op_timeout + TIMEOUT_GRACE));
+                let job = Job {
+                    op,
+                    timeout: cfg.op_timeout,
+                };
+                if workers[t].inbox.send(job).is_err() {
+                    // The worker died (it cannot, short of a bug): the op's outcome is
+                    // unknown.
+                    complete(
+                        &mut sched,
+                        &mut out,
+                        &mut running,
+                        &mut summary,
+                        t,
+                        Completion::info(Value::Null, "worker gone"),
+                        now,
+                    )?;
+                }
+                continue;
+            }
+            Next::Log(m) => {
+                tracing::info!("{m}");
+                continue;
+            }
+            Next::WaitUntil(t) => {
+                Duration::from_nanos(t.saturating_sub(now)).min(Duration::from_millis(10))
+            }
+            Next::Pending => MAX_PENDING_WAIT,
+            Next::Done => break,
+        };
+        match done_rx.recv_timeout(wait) {
+            Ok(d) => {
+                if workers[d.thread].generation == d.generation {
+                    let now = ns(Instant::now());
+                    complete(
+                        &mut sched,
+                        &mut out,
+                        &mut running,
+                        &mut summary,
+                        d.thread,
+                        d.completion,
+                        now,
+                    )?;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    out.finish()?;
+    summary.elapsed_secs = start.elapsed().as_secs_f64();
+    // Closing the inboxes ends the workers; join those that are not stuck.
+    for w in workers {
+        drop(w.inbox);
+        let _ = w.handle.join();
+    }
+    for h in abandoned {
+        if h.is_finished() {
+            let _ = h.join();
+        }
+    }
+    Ok(summary)
+}
