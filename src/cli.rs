@@ -23,6 +23,10 @@ pub enum Command {
     Db(crate::commands::db::DbArgs),
     /// Run one command on nodes (a quick check that the control plane works)
     Exec(crate::commands::exec::ExecArgs),
+    /// Remove every fault faultline left on the nodes (after a crashed run)
+    Heal(crate::commands::heal::HealArgs),
+    /// Start or stop one fault by hand
+    Nemesis(crate::commands::nemesis::NemesisArgs),
 }
 
 /// How to reach the nodes; the same options on every command that talks to nodes.

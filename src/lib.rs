@@ -4,3 +4,4 @@
 pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod nemesis;

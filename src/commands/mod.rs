@@ -4,6 +4,8 @@ pub mod check;
 pub mod cluster;
 pub mod db;
 pub mod exec;
+pub mod heal;
+pub mod nemesis;
 pub mod nodes;
 pub mod sim;
 
@@ -26,6 +28,8 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Cluster(a) => cluster::run(a),
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::Heal(a) => heal::run(a),
+        Command::Nemesis(a) => nemesis::run(a),
     }
 }
 
