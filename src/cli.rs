@@ -27,6 +27,8 @@ pub enum Command {
     Heal(crate::commands::heal::HealArgs),
     /// Start or stop one fault by hand
     Nemesis(crate::commands::nemesis::NemesisArgs),
+    /// Run a program with its wall clock shifted by the offset in a file (Linux x86_64)
+    ClockLaunch(crate::commands::clock::ClockLaunchArgs),
 }
 
 /// How to reach the nodes; the same options on every command that talks to nodes.

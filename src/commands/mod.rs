@@ -1,6 +1,7 @@
 //! Subcommand implementations (anyhow with context; exit codes as Jepsen's).
 
 pub mod check;
+pub mod clock;
 pub mod cluster;
 pub mod db;
 pub mod exec;
@@ -29,6 +30,7 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),
         Command::Heal(a) => heal::run(a),
+        Command::ClockLaunch(a) => clock::run(a),
         Command::Nemesis(a) => nemesis::run(a),
     }
 }
