@@ -178,7 +178,7 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
     }
 
     // Heal everything, as `faultline heal` does (no DB here).
-    let plan = heal_everything_plan(&ctx, false);
+    let plan = heal_everything_plan(&ctx, faultline_nemesis::clock::DEFAULT_OFFSET_FILE, false);
     let plan = faultline_nemesis::Plan {
         steps: plan
             .steps

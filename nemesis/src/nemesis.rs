@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use crate::clock::{self, ClockAction, ClockFault};
 use crate::fault::{Fault, NemesisContext, Started};
 use crate::net::{Partition, PartitionSpec};
 use crate::packet::{self, Behavior, PacketFault};
@@ -41,6 +42,9 @@ pub struct NemesisOptions {
     pub pause: Target,
     pub packet_target: Target,
     pub packet: Vec<Behavior>,
+    pub clock: Target,
+    /// The offset file of `faultline clock-launch` on the nodes.
+    pub clock_offset_file: String,
     pub seed: u64,
 }
 
@@ -52,6 +56,8 @@ impl Default for NemesisOptions {
             pause: Target::Minority,
             packet_target: Target::All,
             packet: vec![Behavior::Loss { percent: 20.0 }],
+            clock: Target::Minority,
+            clock_offset_file: clock::DEFAULT_OFFSET_FILE.into(),
             seed: 0,
         }
     }
@@ -86,6 +92,11 @@ impl Nemesis {
                 FaultKind::Pause => Box::new(ProcessFault {
                     kind: ProcessFaultKind::Pause,
                     target: opts.pause.clone(),
+                }),
+                FaultKind::Clock => Box::new(ClockFault {
+                    action: ClockAction::Bump { delta_ms: None },
+                    target: opts.clock.clone(),
+                    offset_file: opts.clock_offset_file.clone(),
                 }),
                 FaultKind::Packet => Box::new(PacketFault {
                     target: opts.packet_target.clone(),
@@ -146,6 +157,7 @@ impl Nemesis {
         tracing::info!(fault = f, "nemesis stop");
         let value = match kind {
             FaultKind::Partition => json!("network-healed"),
+            FaultKind::Clock => json!({ "reset": ctx.names() }),
             FaultKind::Packet => json!("packets-healed"),
             FaultKind::Kill | FaultKind::Pause => json!(ctx.names()),
         };
@@ -183,14 +195,16 @@ impl Nemesis {
 }
 
 /// Everything `faultline heal` does, as a plan, without memory of what was
-/// broken: our iptables chains and qdiscs go, paused DB processes resume,
-/// and killed ones restart if `restart`.
-pub fn heal_everything_plan(ctx: &NemesisContext, restart: bool) -> Plan {
+/// broken: our iptables chains and qdiscs go, clock offsets (the launcher's
+/// file at `clock_offset_file`) are removed, paused DB processes resume, and
+/// killed ones restart if `restart`.
+pub fn heal_everything_plan(ctx: &NemesisContext, clock_offset_file: &str, restart: bool) -> Plan {
     let mut plan = Partition {
         spec: PartitionSpec::Halves,
     }
     .heal(ctx, None);
     plan.extend(packet::heal_plan(ctx));
+    plan.extend(clock::reset_plan(ctx, clock_offset_file));
     for n in &ctx.nodes {
         plan.db(&n.name, DbOp::Resume);
         if restart {
@@ -263,7 +277,7 @@ mod tests {
 
     #[test]
     fn heal_everything_resumes_and_optionally_restarts() {
-        let p = heal_everything_plan(&ctx(), false);
+        let p = heal_everything_plan(&ctx(), clock::DEFAULT_OFFSET_FILE, false);
         assert!(p
             .steps
             .iter()
@@ -272,7 +286,7 @@ mod tests {
             .steps
             .iter()
             .any(|s| s.action == crate::plan::Action::Db(DbOp::Start)));
-        let p = heal_everything_plan(&ctx(), true);
+        let p = heal_everything_plan(&ctx(), clock::DEFAULT_OFFSET_FILE, true);
         assert!(p
             .steps
             .iter()

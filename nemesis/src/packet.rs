@@ -35,7 +35,8 @@ const REMOVE_QDISC: &str = r#"for d in $(ls /sys/class/net); do
 done"#;
 
 /// One packet behaviour; percentages are 0..=100.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "behavior", rename_all = "lowercase")]
 pub enum Behavior {
     Loss { percent: f64 },
     Rate { kbit: u32 },
@@ -273,14 +274,9 @@ impl Fault for PacketFault {
     fn start(&self, ctx: &NemesisContext, rng: &mut dyn RngCore) -> Result<Started, NemesisError> {
         let nodes = select(&self.target, ctx, rng)?;
         let plan = self.plan(ctx, &nodes)?;
-        let behaviors: Vec<String> = self
-            .behaviors
-            .iter()
-            .map(|b| format!("{b:?}").to_lowercase())
-            .collect();
         Ok(Started {
             plan,
-            value: json!({ "nodes": nodes, "behaviors": behaviors, "netem": ctx.netem }),
+            value: json!({ "nodes": nodes, "behaviors": self.behaviors, "netem": ctx.netem }),
             nodes,
         })
     }

@@ -16,6 +16,7 @@ pub enum FaultKind {
     Partition,
     Kill,
     Pause,
+    Clock,
     Packet,
 }
 
@@ -25,6 +26,7 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
+            FaultKind::Clock => "clock",
             FaultKind::Packet => "packet",
         }
     }
@@ -38,12 +40,14 @@ impl FaultKind {
             (FaultKind::Kill, Phase::Stop) => "start",
             (FaultKind::Pause, Phase::Start) => "pause",
             (FaultKind::Pause, Phase::Stop) => "resume",
+            (FaultKind::Clock, Phase::Start) => "bump-clock",
+            (FaultKind::Clock, Phase::Stop) => "reset-clock",
             (FaultKind::Packet, Phase::Start) => "start-packet",
             (FaultKind::Packet, Phase::Stop) => "stop-packet",
         }
     }
 
-    /// Parses `partition,kill,pause,packet` (any combination, no repeats).
+    /// Parses `partition,kill,pause,clock,packet` (any combination, no repeats).
     pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, NemesisError> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -52,15 +56,10 @@ impl FaultKind {
                 "kill" => FaultKind::Kill,
                 "pause" => FaultKind::Pause,
                 "packet" => FaultKind::Packet,
-                "clock" => {
-                    return Err(NemesisError::Unavailable {
-                        fault: "clock".into(),
-                        reason: "clock faults are not implemented yet".into(),
-                    })
-                }
+                "clock" => FaultKind::Clock,
                 other => {
                     return Err(NemesisError::Invalid(format!(
-                        "unknown nemesis {other:?} (partition, kill, pause, packet)"
+                        "unknown nemesis {other:?} (partition, kill, pause, clock, packet)"
                     )))
                 }
             };
@@ -153,13 +152,13 @@ mod tests {
             [FaultKind::Partition, FaultKind::Kill]
         );
         assert!(FaultKind::parse_list("partition,bogus").is_err());
-        assert!(FaultKind::parse_list("clock").is_err());
+        assert_eq!(FaultKind::parse_list("clock").unwrap(), [FaultKind::Clock]);
         assert!(FaultKind::parse_list("").unwrap().is_empty());
     }
 
     #[test]
     fn pairs_alternate_and_use_every_kind() {
-        let kinds = FaultKind::parse_list("partition,kill,pause,packet").unwrap();
+        let kinds = FaultKind::parse_list("partition,kill,pause,clock,packet").unwrap();
         let s = Schedule::new(kinds.clone(), Duration::from_secs(5), 7).unwrap();
         let steps: Vec<_> = s.take(200).collect();
         for pair in steps.chunks(2) {
@@ -172,7 +171,7 @@ mod tests {
             assert!(steps.iter().any(|s| s.kind == k), "{k:?} used");
         }
         let again: Vec<_> = Schedule::new(
-            FaultKind::parse_list("partition,kill,pause,packet").unwrap(),
+            FaultKind::parse_list("partition,kill,pause,clock,packet").unwrap(),
             Duration::from_secs(5),
             7,
         )

@@ -1,5 +1,6 @@
 //! `faultline heal`: repair a cluster after a controller died mid-fault.
-//! Removes faultline's iptables chains and qdiscs, resumes paused DB
+//! Removes faultline's iptables chains and qdiscs and the clock offset
+//! file, resumes paused DB
 //! processes and, with --restart, starts killed members. It needs no memory
 //! of what was broken, and touches nothing faultline did not add.
 
@@ -25,6 +26,9 @@ pub struct HealArgs {
     /// Also start DB members that are not running (killed by a nemesis)
     #[arg(long)]
     pub restart: bool,
+    /// The clock offset file of `faultline clock-launch` on the nodes (removed)
+    #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
+    pub clock_offset_file: String,
 }
 
 /// Node faults act on the node's own network stack: with --local that would
@@ -49,11 +53,11 @@ pub fn run(args: HealArgs) -> anyhow::Result<u8> {
         DbKind::Etcd => &etcd,
     };
     let ctx = context(&control, None, false);
-    let plan = heal_everything_plan(&ctx, args.restart);
+    let plan = heal_everything_plan(&ctx, &args.clock_offset_file, args.restart);
     let ex = ControlExecutor::new(&control, Some(db));
     run_plan("heal", &plan, &ex, OnFailure::Continue).context("heal")?;
     println!(
-        "healed {} node(s): no faultline iptables chain or qdisc left, {} resumed{}",
+        "healed {} node(s): no faultline iptables chain, qdisc or clock offset left, {} resumed{}",
         ctx.nodes.len(),
         db.name(),
         if args.restart { " and started" } else { "" }

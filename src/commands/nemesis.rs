@@ -5,6 +5,9 @@ use clap::{Args, ValueEnum};
 use faultline::db::etcd::Etcd;
 use faultline::db::Db;
 use faultline::nemesis::{context, ControlExecutor};
+use std::time::Duration;
+
+use faultline_nemesis::clock::{ClockAction, ClockFault};
 use faultline_nemesis::grudge::Grudge;
 use faultline_nemesis::net::{Partition, PartitionSpec};
 use faultline_nemesis::packet::{Behavior, PacketFault};
@@ -45,6 +48,12 @@ pub enum FaultName {
     Pause,
     /// --packet behaviours on --target nodes
     Packet,
+    /// Step the clock of processes under `faultline clock-launch` by --delta-ms (random without)
+    ClockBump,
+    /// Flip it by --delta-ms every --period-ms for --duration-ms
+    ClockStrobe,
+    /// Back to the real time (stop: the same on every node)
+    ClockReset,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +77,18 @@ pub struct NemesisArgs {
     /// For packet: loss, rate, delay, duplicate, reorder, corrupt (comma-separated)
     #[arg(long, default_value = "loss")]
     pub packet: String,
+    /// For clock faults: the step in milliseconds (negative: back)
+    #[arg(long, allow_hyphen_values = true)]
+    pub delta_ms: Option<i64>,
+    /// For clock-strobe
+    #[arg(long, default_value_t = 100)]
+    pub period_ms: u64,
+    /// For clock-strobe
+    #[arg(long, default_value_t = 5000)]
+    pub duration_ms: u64,
+    /// For clock faults: the offset file `faultline clock-launch` reads on the nodes
+    #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
+    pub clock_offset_file: String,
     /// Seed for random choices
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -103,6 +124,24 @@ fn fault(args: &NemesisArgs) -> anyhow::Result<Box<dyn Fault>> {
             kind: ProcessFaultKind::Pause,
             target,
         }),
+        FaultName::ClockBump | FaultName::ClockStrobe | FaultName::ClockReset => {
+            let action = match args.fault {
+                FaultName::ClockBump => ClockAction::Bump {
+                    delta_ms: args.delta_ms,
+                },
+                FaultName::ClockStrobe => ClockAction::Strobe {
+                    delta_ms: args.delta_ms.unwrap_or(1000),
+                    period: Duration::from_millis(args.period_ms),
+                    duration: Duration::from_millis(args.duration_ms),
+                },
+                _ => ClockAction::Reset,
+            };
+            Box::new(ClockFault {
+                action,
+                target,
+                offset_file: args.clock_offset_file.clone(),
+            })
+        }
         FaultName::Packet => Box::new(PacketFault {
             target,
             behaviors: args
