@@ -16,8 +16,10 @@
 //! The offset file holds one signed integer, nanoseconds; a missing file means
 //! 0. Rewrite it atomically (write then rename); it is re-read when it changes.
 //! Limits: programs the target execs get a fresh vDSO and see the real time;
-//! MONOTONIC clocks are never shifted (as a real clock step would not).
-//! Linux x86_64 only.
+//! MONOTONIC clocks are never shifted (as a real clock step would not);
+//! `/proc/PID/auxv` still lists the vDSO (it is the kernel's saved copy, not
+//! the stack the program reads); if the supervisor is SIGKILLed the program's
+//! wall-clock reads fail with ENOSYS. Linux x86_64 only.
 
 use std::ffi::CString;
 use std::io;

@@ -24,6 +24,15 @@ use faultline_nemesis::process::Target;
 use faultline_nemesis::Fault;
 use rand::SeedableRng;
 
+const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+
+/// One cluster at a time within this test binary (the machine has 2 cores).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run_id() -> u8 {
     (std::process::id() % 200) as u8
 }
@@ -102,6 +111,7 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
         eprintln!("SKIPPED: {reason}");
         return;
     }
+    let _serial = lock();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
     let spec = ClusterSpec {
@@ -203,4 +213,175 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
     );
     // Healing a healed cluster is fine.
     run_plan("heal", &plan, &ex, OnFailure::Continue).unwrap();
+}
+
+fn node_sh(control: &Control, node: &str, script: &str) -> String {
+    control
+        .on(node)
+        .unwrap()
+        .run_stdout(&Cmd::new("sh").args(["-c", script]))
+        .unwrap()
+}
+
+/// The etcd member's process state letter (R, S, T...) or "" if not running.
+fn etcd_state(control: &Control, node: &str) -> String {
+    node_sh(
+        control,
+        node,
+        "p=$(cat /opt/etcd/etcd.pid 2>/dev/null) && [ \"$(cat /proc/$p/comm 2>/dev/null)\" = etcd ] \
+         && cut -d' ' -f3 /proc/$p/stat || true",
+    )
+}
+
+fn utc_hour(t: i64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn host_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A controller crashed mid-fault (partition, paused member, killed member,
+/// clock offset): `faultline heal --restart --clock` leaves nothing of ours,
+/// and the clock offset had reached etcd (a Go program) on its node.
+#[test]
+fn heal_after_a_crash_mid_fault_with_etcd_under_the_clock_launcher() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    for t in ["/usr/bin/etcd", "/usr/bin/etcdctl"] {
+        if !Path::new(t).exists() {
+            eprintln!("SKIPPED: {t} missing");
+            return;
+        }
+    }
+    use faultline::db::etcd::{ClockLaunch, Etcd};
+    use faultline::db::{self, Db, DbContext};
+    use faultline_nemesis::clock::{ClockAction, ClockFault, DEFAULT_OFFSET_FILE};
+
+    let _serial = lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let spec = ClusterSpec {
+        dir: dir.clone(),
+        nodes: 3,
+        prefix: format!("flm{}", run_id()),
+        subnet: Ipv4Addr::new(10, 84, run_id(), 0),
+    };
+    let _guard = ClusterGuard {
+        dir: dir.clone(),
+        prefix: spec.prefix.clone(),
+    };
+    cluster::up(&spec).expect("cluster up");
+    let nodes = cluster::nodes_from_dir(&dir, 22).unwrap();
+    let control = Control::connect_ssh(&nodes, &ssh_opts(&dir)).expect("ssh");
+    let etcd = Etcd {
+        clock: Some(ClockLaunch {
+            binary: BIN.into(),
+            offset_file: DEFAULT_OFFSET_FILE.into(),
+        }),
+        ..Etcd::default()
+    };
+    db::setup_all(&etcd, &control, 2).expect("etcd setup under the launcher");
+    let ex = ControlExecutor::new(&control, Some(&etcd as &dyn Db));
+    let ctx = context(&control, Some(&etcd as &dyn Db), false);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+
+    // Clock: n1 one hour ahead; etcd on n1 logs in shifted time.
+    let clock = ClockFault {
+        action: ClockAction::Bump {
+            delta_ms: Some(3_600_000),
+        },
+        target: Target::Nodes(vec!["n1".into()]),
+        offset_file: DEFAULT_OFFSET_FILE.into(),
+    };
+    let s = clock.start(&ctx, &mut rng).unwrap();
+    run_plan("clock", &s.plan, &ex, OnFailure::StopNode).unwrap();
+    let n1_addr = control.on("n1").unwrap().node().host.clone();
+    let defrag = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints=http://{n1_addr}:2379"))
+        .args(["--dial-timeout=2s", "--command-timeout=5s", "defrag"])
+        .output()
+        .unwrap();
+    assert!(defrag.status.success(), "{defrag:?}");
+    let line = node_sh(
+        &control,
+        "n1",
+        "grep '\"msg\":\"finished defragment\"' /opt/etcd/etcd.log | tail -1",
+    );
+    let now = host_now();
+    assert!(
+        [utc_hour(now + 3600 - 30), utc_hour(now + 3600)]
+            .iter()
+            .any(|h| line.contains(&format!("\"ts\":\"{h}"))),
+        "etcd on n1 logs an hour ahead: {line}"
+    );
+
+    // Partition, pause n2, kill n3: then "the controller dies".
+    let part = Partition {
+        spec: PartitionSpec::Halves,
+    };
+    let p = part.start(&ctx, &mut rng).unwrap();
+    run_plan("partition", &p.plan, &ex, OnFailure::StopNode).unwrap();
+    let dctx = DbContext {
+        nodes: control.nodes(),
+    };
+    etcd.pause(&dctx, control.on("n2").unwrap().as_ref())
+        .unwrap();
+    etcd.kill(&dctx, control.on("n3").unwrap().as_ref())
+        .unwrap();
+    assert_eq!(etcd_state(&control, "n2"), "T");
+    assert_eq!(etcd_state(&control, "n3"), "");
+
+    // `faultline heal` from a fresh process.
+    let out = std::process::Command::new(BIN)
+        .args(["heal", "--restart", "--clock", "--cluster"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "heal: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in ["n1", "n2", "n3"] {
+        let rules = iptables_rules(control.on(n).unwrap().as_ref());
+        assert!(!rules.contains("FAULTLINE"), "{n}: {rules}");
+        assert_eq!(
+            node_sh(
+                &control,
+                n,
+                &format!("test -e {DEFAULT_OFFSET_FILE} && echo left || true")
+            ),
+            "",
+            "{n}: offset file removed"
+        );
+        let st = etcd_state(&control, n);
+        assert!(!st.is_empty() && st != "T", "{n}: etcd state {st:?}");
+    }
+    // The restarted member runs under the launcher again: its clock
+    // supervisor is its child (the launcher forked it, then exec'd etcd).
+    let sup = node_sh(
+        &control,
+        "n3",
+        "pgrep -P \"$(cat /opt/etcd/etcd.pid)\" -x faultline || true",
+    );
+    assert!(!sup.is_empty(), "no clock supervisor under etcd on n3");
+    for n in ["n1", "n2"] {
+        assert!(can_connect(&control, n, &addr_of(&control, "n3")));
+    }
+    db::teardown_all(&etcd, &control).unwrap();
+}
+
+fn addr_of(control: &Control, name: &str) -> String {
+    control.on(name).unwrap().node().host.clone()
 }

@@ -26,6 +26,9 @@ pub struct HealArgs {
     /// Also start DB members that are not running (killed by a nemesis)
     #[arg(long)]
     pub restart: bool,
+    /// With --restart: start etcd under the clock launcher (as `db setup --clock` did)
+    #[arg(long)]
+    pub clock: bool,
     /// The clock offset file of `faultline clock-launch` on the nodes (removed)
     #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
     pub clock_offset_file: String,
@@ -48,7 +51,10 @@ pub fn refuse_local(opts: &NodeOpts) -> anyhow::Result<()> {
 pub fn run(args: HealArgs) -> anyhow::Result<u8> {
     refuse_local(&args.nodes)?;
     let control = super::nodes::connect(&args.nodes)?;
-    let etcd = Etcd::default();
+    let etcd = Etcd {
+        clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
+        ..Etcd::default()
+    };
     let db: &dyn Db = match args.db {
         DbKind::Etcd => &etcd,
     };

@@ -86,6 +86,9 @@ pub struct NemesisArgs {
     /// For clock-strobe
     #[arg(long, default_value_t = 5000)]
     pub duration_ms: u64,
+    /// Restarts (stop of kill) start etcd under the clock launcher (as `db setup --clock`)
+    #[arg(long)]
+    pub clock: bool,
     /// For clock faults: the offset file `faultline clock-launch` reads on the nodes
     #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
     pub clock_offset_file: String,
@@ -158,7 +161,10 @@ pub fn run(args: NemesisArgs) -> anyhow::Result<u8> {
     super::heal::refuse_local(&args.nodes)?;
     let fault = fault(&args)?;
     let control = super::nodes::connect(&args.nodes)?;
-    let etcd = Etcd::default();
+    let etcd = Etcd {
+        clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
+        ..Etcd::default()
+    };
     let db: &dyn Db = match args.db {
         DbKind::Etcd => &etcd,
     };
