@@ -7,3 +7,5 @@ pub mod cluster;
 pub mod control;
 pub mod db;
 pub mod nemesis;
+#[cfg(target_os = "linux")]
+pub mod nfqueue;

@@ -100,6 +100,25 @@ fn can_connect(control: &Control, from: &str, to_addr: &str) -> bool {
         .success()
 }
 
+/// Milliseconds a TCP connect from `from` to `to_addr`'s sshd takes (as
+/// measured on the node).
+fn connect_ms(control: &Control, from: &str, to_addr: &str) -> u64 {
+    control
+        .on(from)
+        .unwrap()
+        .run_stdout(&Cmd::new("bash").args([
+            "-c",
+            "s=$(date +%s%N); timeout 5 bash -c 'exec 3<>\"/dev/tcp/$1/22\"' bash \"$1\"; \
+             e=$(date +%s%N); echo $(( (e - s) / 1000000 ))",
+            "bash",
+            to_addr,
+        ]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn iptables_rules(r: &dyn Remote) -> String {
     r.run_stdout(&Cmd::new("iptables").args(["-w", "-S"]))
         .unwrap()
@@ -171,6 +190,7 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
             Behavior::Loss { percent: 10.0 },
             Behavior::Rate { kbit: 8000 },
         ],
+        delayer: None,
     };
     let p = packet.start(&ctx, &mut rng).unwrap();
     run_plan("packet", &p.plan, &ex, OnFailure::StopNode).unwrap();
@@ -180,12 +200,39 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
         let delay = PacketFault {
             target: Target::All,
             behaviors: vec![Behavior::default_for("delay").unwrap()],
+            delayer: None,
         };
         assert!(
             delay.start(&ctx, &mut rng).is_err(),
             "never silently nothing"
         );
     }
+    // Delay through the NFQUEUE delayer (the test binary's path is visible
+    // inside the nodes: they share the root filesystem).
+    let before = connect_ms(&control, "n3", &addr("n2"));
+    let delay = PacketFault {
+        target: Target::Nodes(vec!["n2".into()]),
+        behaviors: vec![Behavior::Delay {
+            ms: 300,
+            jitter_ms: 0,
+        }],
+        delayer: Some(BIN.into()),
+    };
+    let d = delay.start(&ctx, &mut rng).unwrap();
+    run_plan("delay", &d.plan, &ex, OnFailure::StopNode).unwrap();
+    let mut during = 0;
+    // The delayer needs a moment to bind its queue (until then: bypass).
+    for _ in 0..20 {
+        during = connect_ms(&control, "n3", &addr("n2"));
+        if during >= 300 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        during >= 300 && before < 200,
+        "connect n3 -> n2: {before} ms before, {during} ms with 300 ms delay"
+    );
 
     // Heal everything, as `faultline heal` does (no DB here).
     let plan = heal_everything_plan(&ctx, faultline_nemesis::clock::DEFAULT_OFFSET_FILE, false);
@@ -206,6 +253,14 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
             .run_stdout(&Cmd::new("tc").args(["qdisc", "show"]))
             .unwrap();
         assert!(!qd.contains("fa17:"), "{}: {qd}", r.node());
+        let delayer = r
+            .exec(&Cmd::new("test").args(["-e", faultline_nemesis::packet::DELAYER_PIDFILE]))
+            .unwrap();
+        assert!(
+            !delayer.status.success(),
+            "{}: delayer pidfile left",
+            r.node()
+        );
     }
     assert!(
         iptables_rules(n1.as_ref()).contains("not-faultline"),

@@ -42,6 +42,8 @@ pub struct NemesisOptions {
     pub pause: Target,
     pub packet_target: Target,
     pub packet: Vec<Behavior>,
+    /// The faultline binary on the nodes, for packet delay without netem.
+    pub packet_delayer: Option<String>,
     pub clock: Target,
     /// The offset file of `faultline clock-launch` on the nodes.
     pub clock_offset_file: String,
@@ -56,6 +58,7 @@ impl Default for NemesisOptions {
             pause: Target::Minority,
             packet_target: Target::All,
             packet: vec![Behavior::Loss { percent: 20.0 }],
+            packet_delayer: None,
             clock: Target::Minority,
             clock_offset_file: clock::DEFAULT_OFFSET_FILE.into(),
             seed: 0,
@@ -101,6 +104,7 @@ impl Nemesis {
                 FaultKind::Packet => Box::new(PacketFault {
                     target: opts.packet_target.clone(),
                     behaviors: opts.packet.clone(),
+                    delayer: opts.packet_delayer.clone(),
                 }),
             };
             faults.insert(*k, f);

@@ -19,6 +19,16 @@ pub const CHAIN: &str = "FAULTLINE-PKT";
 /// The handle of our root qdiscs: heal deletes only root qdiscs with it.
 pub const QDISC_HANDLE: &str = "fa17:";
 const PROBE_HANDLE: &str = "fa18:";
+/// The NFQUEUE our delay rules feed, and the delayer's pidfile on a node.
+pub const NFQUEUE_NUM: &str = "4217";
+pub const DELAYER_PIDFILE: &str = "/run/faultline-nfqueue-delay.pid";
+
+/// Stops the delayer by pidfile, if one runs (name-checked, so a recycled
+/// PID is never signalled), then removes the pidfile.
+const STOP_DELAYER: &str = r#"if [ -f "$1" ]; then
+  start-stop-daemon --stop --pidfile "$1" --name faultline --oknodo --retry TERM/5/KILL/2 || exit 1
+  rm -f "$1"
+fi"#;
 
 /// Sets a root qdisc with our handle on every interface but lo; the qdisc
 /// and its parameters are positional arguments.
@@ -146,6 +156,10 @@ pub fn probe_netem(ex: &dyn Executor, node: &str) -> Result<bool, NemesisError> 
 pub struct PacketFault {
     pub target: Target,
     pub behaviors: Vec<Behavior>,
+    /// The faultline binary on the nodes (`db setup --clock` installs it at
+    /// /opt/faultline/faultline): without netem, delay runs through its
+    /// `nfqueue-delay`. None: delay is unavailable without netem.
+    pub delayer: Option<String>,
 }
 
 impl PacketFault {
@@ -197,15 +211,19 @@ impl PacketFault {
         let missing: Vec<&str> = self
             .behaviors
             .iter()
-            .filter(|b| !matches!(b, Behavior::Loss { .. } | Behavior::Rate { .. }))
+            .filter(|b| match b {
+                Behavior::Loss { .. } | Behavior::Rate { .. } => false,
+                Behavior::Delay { .. } => self.delayer.is_none(),
+                _ => true,
+            })
             .map(Behavior::name)
             .collect();
         if !missing.is_empty() {
             return Err(NemesisError::Unavailable {
                 fault: format!("packet {}", missing.join(", ")),
-                reason: "tc netem is not available in this kernel (no sch_netem), and \
-                         faultline has no user-space fallback for it; only loss (iptables \
-                         statistic) and rate (tbf) work here"
+                reason: "tc netem is not available in this kernel (no sch_netem); without it \
+                         only loss (iptables statistic), rate (tbf) and, given the faultline \
+                         binary on the nodes, delay (NFQUEUE) work here"
                     .into(),
             });
         }
@@ -236,6 +254,56 @@ impl PacketFault {
                                 ],
                             );
                         }
+                    }
+                    Behavior::Delay { ms, jitter_ms } => {
+                        let Some(delayer) = &self.delayer else {
+                            continue; // refused above
+                        };
+                        setup_chain(&mut plan, n, CHAIN);
+                        for peer in ctx.nodes.iter().filter(|p| p.name != *n) {
+                            // --queue-bypass: without a delayer, packets pass.
+                            plan.exec(
+                                n,
+                                [
+                                    "iptables",
+                                    "-w",
+                                    "-A",
+                                    CHAIN,
+                                    "-s",
+                                    &peer.addr,
+                                    "-j",
+                                    "NFQUEUE",
+                                    "--queue-num",
+                                    NFQUEUE_NUM,
+                                    "--queue-bypass",
+                                ],
+                            );
+                        }
+                        let (ms, jitter) = (ms.to_string(), jitter_ms.to_string());
+                        // --background closes the delayer's stdio, so the
+                        // SSH channel does not wait for it.
+                        plan.exec(
+                            n,
+                            [
+                                "start-stop-daemon",
+                                "--start",
+                                "--background",
+                                "--oknodo",
+                                "--make-pidfile",
+                                "--pidfile",
+                                DELAYER_PIDFILE,
+                                "--exec",
+                                delayer,
+                                "--",
+                                "nfqueue-delay",
+                                "--queue",
+                                NFQUEUE_NUM,
+                                "--delay-ms",
+                                &ms,
+                                "--jitter-ms",
+                                &jitter,
+                            ],
+                        );
                     }
                     Behavior::Rate { kbit } => {
                         let rate = format!("{kbit}kbit");
@@ -291,6 +359,7 @@ pub fn heal_plan(ctx: &NemesisContext) -> Plan {
     for n in &ctx.nodes {
         remove_chain(&mut plan, &n.name, CHAIN);
         plan.exec(&n.name, ["sh", "-c", REMOVE_QDISC, "sh", QDISC_HANDLE]);
+        plan.exec(&n.name, ["sh", "-c", STOP_DELAYER, "sh", DELAYER_PIDFILE]);
     }
     plan
 }
@@ -323,6 +392,7 @@ mod tests {
                 Behavior::Loss { percent: 20.0 },
                 Behavior::Rate { kbit: 500 },
             ],
+            delayer: None,
         };
         let p = f.plan(&ctx(false), &["n1".into()]).unwrap();
         let l = lines(&p, "n1");
@@ -339,6 +409,7 @@ mod tests {
             let f = PacketFault {
                 target: Target::All,
                 behaviors: vec![Behavior::default_for(b).unwrap()],
+                delayer: None,
             };
             let e = f.plan(&ctx(false), &["n1".into()]).unwrap_err();
             assert!(matches!(e, NemesisError::Unavailable { .. }), "{e}");
@@ -354,6 +425,7 @@ mod tests {
         let f = PacketFault {
             target: Target::All,
             behaviors: vec![Behavior::default_for("reorder").unwrap()],
+            delayer: None,
         };
         let p = f.plan(&ctx(true), &["n2".into()]).unwrap();
         let l = lines(&p, "n2");
@@ -366,8 +438,30 @@ mod tests {
         let bad = PacketFault {
             target: Target::All,
             behaviors: vec![Behavior::Loss { percent: 120.0 }],
+            delayer: None,
         };
         assert!(bad.plan(&ctx(true), &[]).is_err());
+    }
+
+    #[test]
+    fn without_netem_delay_runs_through_the_nfqueue_delayer_when_given() {
+        let f = PacketFault {
+            target: Target::All,
+            behaviors: vec![Behavior::Delay {
+                ms: 200,
+                jitter_ms: 0,
+            }],
+            delayer: Some("/opt/faultline/faultline".into()),
+        };
+        let p = f.plan(&ctx(false), &["n1".into()]).unwrap();
+        let l = lines(&p, "n1");
+        assert!(l.iter().any(|c| c
+            .contains("-A FAULTLINE-PKT -s 10.0.0.3 -j NFQUEUE --queue-num 4217 --queue-bypass")));
+        assert!(l.iter().any(|c| c.contains(
+            "--exec /opt/faultline/faultline -- nfqueue-delay --queue 4217 --delay-ms 200"
+        )));
+        let heal = lines(&heal_plan(&ctx(false)), "n2");
+        assert!(heal.iter().any(|c| c.contains(DELAYER_PIDFILE)));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a),
         Command::Heal(a) => heal::run(a),
         Command::ClockLaunch(a) => clock::run(a),
+        Command::NfqueueDelay(a) => clock::run_nfqueue(a),
         Command::Nemesis(a) => nemesis::run(a),
     }
 }

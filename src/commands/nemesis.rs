@@ -92,6 +92,10 @@ pub struct NemesisArgs {
     /// For clock faults: the offset file `faultline clock-launch` reads on the nodes
     #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
     pub clock_offset_file: String,
+    /// For packet delay without netem: the faultline binary on the nodes
+    /// (`db setup --clock` installs it at /opt/faultline/faultline)
+    #[arg(long, value_name = "PATH")]
+    pub delayer: Option<String>,
     /// Seed for random choices
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -153,6 +157,7 @@ fn fault(args: &NemesisArgs) -> anyhow::Result<Box<dyn Fault>> {
                 .map(|b| Behavior::default_for(b.trim()))
                 .collect::<Result<_, _>>()
                 .map_err(bad)?,
+            delayer: args.delayer.clone(),
         }),
     })
 }
