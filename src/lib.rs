@@ -1,8 +1,13 @@
 //! faultline's library side: the control plane, the local cluster and DB
 //! automation, shared by the `faultline` binary and its integration tests.
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod clock;
 pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod nemesis;
+#[cfg(target_os = "linux")]
+pub mod nfqueue;
 pub mod runner;
 pub mod store;
