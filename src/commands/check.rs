@@ -313,6 +313,7 @@ fn print_linear(o: &Outcome, r: &Report, as_json: bool) {
             "reason": r.reason,
             "explanation": r.failures.first(),
             "failures": r.failures,
+            "deepest": r.deepest,
             "stats": r.stats,
         });
         println!("{doc}");
@@ -333,6 +334,10 @@ fn print_linear(o: &Outcome, r: &Report, as_json: bool) {
     );
     if let Some(reason) = &r.reason {
         println!("  {reason}");
+    }
+    if let Some(d) = &r.deepest {
+        println!("  where it stood:");
+        print!("{}", d.to_text());
     }
     for (i, f) in r.failures.iter().enumerate() {
         if i == 3 {

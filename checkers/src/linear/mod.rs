@@ -117,6 +117,9 @@ impl SearchStats {
 
 /// Configurations each key may search in the first round; later rounds double it.
 const FIRST_SLICE: u64 = 4096;
+/// The round from which a key is also searched in return order (after about 60,000
+/// configurations in invocation order).
+const SECOND_ORDER_FROM: u64 = 65536;
 
 /// The outcome of a linearizability check.
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +136,10 @@ pub struct Report {
     pub reason: Option<String>,
     /// One explanation per key found not linearizable.
     pub failures: Vec<Explanation>,
+    /// When the verdict is unknown: how far the search of the hardest undecided key got,
+    /// told like a violation (the operation it could not yet place, what came before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deepest: Option<Explanation>,
     pub stats: SearchStats,
 }
 
@@ -169,21 +176,34 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         p.keys_total.store(problems.len(), Ordering::Relaxed);
     }
     let mut stats = SearchStats::default();
+    // The least progress among keys left undecided, for the reason of an unknown.
+    let mut stuck: Option<(u32, u32, Option<serde_json::Value>)> = None;
+    let mut deepest: Option<Explanation> = None;
 
     // Keys are searched in rounds, each key for a slice of configurations that doubles
     // every round. A key that is hard to refute cannot then hold up one that is easy: a
     // violation anywhere is found about as soon as the cheapest one to find.
+    let budget_ref = &budget;
     let mut searches: Vec<(usize, search::Search<'_, M>, Option<KeyOutcome>)> = problems
         .iter()
         .enumerate()
-        .map(|(i, pb)| (i, search::Search::new(model, pb, &budget), None))
+        .flat_map(|(i, pb)| {
+            [search::Order::Call, search::Order::Return]
+                .map(move |order| (i, search::Search::new(model, pb, budget_ref, order), None))
+        })
         .collect();
     let mut outcomes: Vec<(usize, KeyOutcome)> = Vec::with_capacity(problems.len());
+    let mut decided = vec![false; problems.len()];
     let mut slice = FIRST_SLICE;
     while !searches.is_empty() {
         searches.par_iter_mut().for_each(|(i, s, outcome)| {
             if budget.cancelled() {
                 *outcome = Some(KeyOutcome::Aborted(search::Abort::Cancelled));
+                return;
+            }
+            if s.order() == search::Order::Return && slice < SECOND_ORDER_FROM {
+                // Most keys are decided at once in invocation order; the second order
+                // joins only for keys that turn out hard.
                 return;
             }
             *outcome = s.run(slice).map(|result| match result {
@@ -206,20 +226,49 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                 search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
             });
         });
-        let mut still = Vec::with_capacity(searches.len());
-        for (i, s, outcome) in searches {
-            match outcome {
-                Some(o) => {
-                    stats.add(&s.stats);
-                    if let Some(p) = &opts.progress {
-                        p.keys_done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    outcomes.push((i, o));
-                }
-                None => still.push((i, s, None)),
+        // A key is decided by the first of its two searches to finish; an aborted one
+        // (limits are shared) leaves it unknown.
+        // A verdict beats its sibling's abort in the same round: a violation found by
+        // one search cancels the other.
+        let mut finished: Vec<usize> = (0..searches.len())
+            .filter(|&j| searches[j].2.is_some())
+            .collect();
+        finished.sort_by_key(|&j| matches!(searches[j].2, Some(KeyOutcome::Aborted(_))));
+        for j in finished {
+            let (i, s, outcome) = &mut searches[j];
+            let Some(o) = outcome.take() else { continue };
+            if decided[*i] {
+                continue;
             }
+            decided[*i] = true;
+            stats.add(&s.stats);
+            if let Some(p) = &opts.progress {
+                p.keys_done.fetch_add(1, Ordering::Relaxed);
+            }
+            if matches!(
+                o,
+                KeyOutcome::Aborted(search::Abort::Timeout | search::Abort::Memory)
+            ) {
+                let (d, c) = (s.stats.deepest, s.stats.completed);
+                if stuck.as_ref().is_none_or(|(sd, sc, _)| d * sc < sd * c) {
+                    stuck = Some((d, c, problems[*i].key.clone()));
+                    let (path, states) = s.deepest();
+                    deepest = (d < c).then(|| {
+                        explain::explain(
+                            model,
+                            history,
+                            &operations,
+                            &problems[*i],
+                            &s.states,
+                            path,
+                            states,
+                        )
+                    });
+                }
+            }
+            outcomes.push((*i, o));
         }
-        searches = still;
+        searches.retain(|(i, _, _)| !decided[*i]);
         slice = slice.saturating_mul(2);
     }
     outcomes.sort_by_key(|(i, _)| *i);
@@ -258,7 +307,15 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
             ),
             _ => "cancelled".to_string(),
         };
-        format!("{what}; {decided} of {keys} keys decided, none invalid")
+        let progress = match &stuck {
+            Some((d, c, key)) => format!(
+                "; the search of {} got {d} of {c} completed operations into a linearization",
+                key.as_ref()
+                    .map_or("the history".to_string(), |k| format!("key {k}"))
+            ),
+            None => String::new(),
+        };
+        format!("{what}; {decided} of {keys} keys decided, none invalid{progress}")
     });
     Ok(Report {
         valid,
@@ -268,6 +325,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         keys_decided: decided,
         reason,
         failures,
+        deepest,
         stats,
     })
 }

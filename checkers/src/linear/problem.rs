@@ -25,6 +25,9 @@ pub(crate) struct Entry {
 #[derive(Debug, Clone)]
 pub(crate) struct InfoClass {
     pub class: u32,
+    /// Once the first this many completed operations (in invocation order) are
+    /// linearized, whether this class was used no longer matters (`Model::last_observer`).
+    pub live_until: u32,
     /// Invocation positions, ascending.
     pub calls: Vec<u32>,
     pub ops: Vec<u32>,
@@ -108,9 +111,11 @@ pub(crate) fn build<M: Model>(
             _ => info_ops.push((call, mop, i)),
         }
     }
+    det_ops.sort_by_key(|d| d.0);
     let det_models: Vec<M::Op> = det_ops.iter().map(|d| d.2.clone()).collect();
     let info_models: Vec<M::Op> = info_ops.iter().map(|d| d.1.clone()).collect();
     let keep = model.relevant_indeterminate(&info_models, &det_models);
+    let last_observer = model.last_observer(&info_models, &det_models);
 
     let mut intern = |m: M::Op| -> u32 {
         if let Some(&c) = class_ids.get(&m) {
@@ -121,7 +126,7 @@ pub(crate) fn build<M: Model>(
         class_ids.insert(m, c);
         c
     };
-    let mut det: Vec<Entry> = det_ops
+    let det: Vec<Entry> = det_ops
         .into_iter()
         .map(|(call, ret, m, op)| Entry {
             call,
@@ -130,18 +135,22 @@ pub(crate) fn build<M: Model>(
             op,
         })
         .collect();
-    det.sort_by_key(|e| e.call);
+    // Sorted by invocation already; the search relies on it.
+    debug_assert!(det.windows(2).all(|w| w[0].call < w[1].call));
 
     let mut info_by_class: FxHashMap<u32, usize> = FxHashMap::default();
     let mut info: Vec<InfoClass> = Vec::new();
-    for ((call, m, op), keep) in info_ops.into_iter().zip(keep) {
+    for (((call, m, op), keep), last) in info_ops.into_iter().zip(keep).zip(last_observer) {
         if !keep {
             continue;
         }
+        // Equal operations have the same observers, so a class has one bound.
+        let live_until = last.map_or(u32::MAX, |l| l as u32 + 1);
         let class = intern(m);
         let slot = *info_by_class.entry(class).or_insert_with(|| {
             info.push(InfoClass {
                 class,
+                live_until,
                 calls: Vec::new(),
                 ops: Vec::new(),
             });

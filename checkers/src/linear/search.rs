@@ -60,6 +60,9 @@ pub(crate) struct Stats {
     pub configurations: u64,
     pub memo_entries: u64,
     pub states: u64,
+    /// The most completed operations linearized at once, and how many there are.
+    pub deepest: u32,
+    pub completed: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -72,31 +75,78 @@ enum Undo {
 struct Frame {
     /// Whether the frame has looked for a read it can take at once.
     scanned: bool,
+    /// Whether the move into this configuration was an indeterminate operation: then
+    /// blind moves are not tried (see `Model::blind`).
+    after_info: bool,
+    /// A move to try before the others (see `enabling_move`), and whether it was tried.
+    preferred: Option<Move>,
+    preferred_done: bool,
     det_cursor: u32,
     info_cursor: u32,
     succ_cursor: u32,
     undo: Undo,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Move {
     Det(u32, u32),
     Info(u32, u32),
 }
 
 const NO_STATES: (u32, u32) = (0, 0);
+/// Hash tables and arenas grow by doubling: an entry may hold twice its size, and more
+/// while a table is being resized. Counting that keeps the memory limit a real bound.
+const TABLE_SLACK: usize = 3;
+/// Above this many model states, moves are not looked ahead (`enabling_move`).
+const LOOKAHEAD_MAX_STATES: usize = 4096;
 /// How often (in configurations) the deadline, the cancel flag and memory are looked at:
 /// small enough that a one-second limit is kept to a few milliseconds.
 const CHECK_EVERY: u64 = 256;
 const MAX_BEST_STATES: usize = 16;
 
+/// Does `a` use at most what `b` uses of every class? Both are sorted (class, count)
+/// lists; a class missing from one counts as zero there.
+fn at_most(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
+    let mut j = 0;
+    for &(k, c) in a {
+        while j < b.len() && b[j].0 < k {
+            j += 1;
+        }
+        if j == b.len() || b[j].0 != k || b[j].1 < c {
+            return false;
+        }
+    }
+    true
+}
+
 /// Counts of indeterminate operations used, none below another (see the module doc).
-type Antichain = SmallVec<[Box<[u32]>; 1]>;
+type Antichain = SmallVec<[Span; 2]>;
+
+/// Where an entry of an antichain lies in the arena of counts. Keeping counts in one
+/// arena instead of a box per entry means a search of millions of configurations is
+/// freed in a few calls, so a deadline is kept even when the memo is huge.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
 
 /// A configuration's prefix, state and window: inline up to four words, which covers
 /// windows of up to 192 operations without a heap allocation.
 type MemoKey = SmallVec<[u64; 4]>;
 
+/// The order in which a search tries completed operations. Neither is best everywhere:
+/// invocation order suits some histories, return order (earliest deadline first) others,
+/// by orders of magnitude, so each key is searched both ways at once and the first
+/// answer wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    Call,
+    Return,
+}
+
 pub(crate) struct Search<'a, M: Model> {
+    order: Order,
     model: &'a M,
     pb: &'a Problem<M>,
     budget: &'a Budget,
@@ -110,12 +160,17 @@ pub(crate) struct Search<'a, M: Model> {
 
     /// Per operation class: does it leave every state as it is?
     read_only: Vec<bool>,
+    /// Per operation class: is its effect independent of the state before?
+    blind: Vec<bool>,
     /// Completed operations (indices into `pb.det`) ordered by return.
     by_ret: Vec<u32>,
     lin: Vec<u64>,
     p: u32,
     q: u32,
     used: Vec<u32>,
+    /// Classes whose count is not zero, in the order they became so (moves are undone
+    /// in reverse, so this is a stack).
+    used_stack: Vec<u32>,
     state: u32,
     done: u32,
 
@@ -131,6 +186,7 @@ pub(crate) struct Search<'a, M: Model> {
 
     memo_plain: FxHashSet<MemoKey>,
     memo_dominance: FxHashMap<MemoKey, Antichain>,
+    arena: Vec<(u32, u32)>,
     key_buf: Vec<u64>,
 
     /// Bytes of memo and state tables not yet reported to the shared budget, and those
@@ -141,11 +197,16 @@ pub(crate) struct Search<'a, M: Model> {
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    pub(crate) fn new(model: &'a M, pb: &'a Problem<M>, budget: &'a Budget) -> Self {
+    pub(crate) fn new(model: &'a M, pb: &'a Problem<M>, budget: &'a Budget, order: Order) -> Self {
         let n = pb.det.len();
+        let stats = Stats {
+            completed: n as u32,
+            ..Stats::default()
+        };
         let mut by_ret: Vec<u32> = (0..n as u32).collect();
         by_ret.sort_by_key(|&i| pb.det[i as usize].ret);
         let mut s = Search {
+            order,
             model,
             pb,
             budget,
@@ -154,11 +215,13 @@ impl<'a, M: Model> Search<'a, M> {
             succ_pool: Vec::new(),
             scratch: Vec::new(),
             read_only: pb.classes.iter().map(|c| model.read_only(c)).collect(),
+            blind: pb.classes.iter().map(|c| model.blind(c)).collect(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
             p: 0,
             q: 0,
             used: vec![0; pb.info.len()],
+            used_stack: Vec::new(),
             state: 0,
             done: 0,
             stack: Vec::new(),
@@ -170,10 +233,11 @@ impl<'a, M: Model> Search<'a, M> {
             since_check: 0,
             memo_plain: FxHashSet::default(),
             memo_dominance: FxHashMap::default(),
+            arena: Vec::new(),
             key_buf: Vec::new(),
             unreported_bytes: 0,
             reported_bytes: 0,
-            stats: Stats::default(),
+            stats,
         };
         s.state = s.intern(model.init());
         s
@@ -183,7 +247,7 @@ impl<'a, M: Model> Search<'a, M> {
         let heap = self.model.heap_size(&st);
         let (id, new) = self.states.insert_full(st);
         if new {
-            self.unreported_bytes += std::mem::size_of::<M::State>() + heap + 16;
+            self.unreported_bytes += TABLE_SLACK * (std::mem::size_of::<M::State>() + 16) + heap;
             self.stats.states += 1;
         }
         id as u32
@@ -204,14 +268,19 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Successor states of the current state under a model operation class, memoized.
     fn successors(&mut self, class: u32) -> (u32, u32) {
-        let key = (self.state as u64) << 32 | class as u64;
+        self.successors_of(self.state, class)
+    }
+
+    /// Successor states of `state` under a model operation class, memoized.
+    fn successors_of(&mut self, state: u32, class: u32) -> (u32, u32) {
+        let key = (state as u64) << 32 | class as u64;
         if let Some(&r) = self.trans.get(&key) {
             return r;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         self.model.step(
-            &self.states[self.state as usize],
+            &self.states[state as usize],
             &self.pb.classes[class as usize],
             &mut scratch,
         );
@@ -227,7 +296,7 @@ impl<'a, M: Model> Search<'a, M> {
         };
         self.scratch = scratch;
         self.trans.insert(key, range);
-        self.unreported_bytes += 24;
+        self.unreported_bytes += TABLE_SLACK * 17 + 4 * range.1 as usize;
         range
     }
 
@@ -237,35 +306,81 @@ impl<'a, M: Model> Search<'a, M> {
         if !f.scanned {
             f.scanned = true;
             if let Some(mv) = self.forced_read(r) {
-                // The only move worth trying from here (see `Model::read_only`).
-                f.det_cursor = n;
+                // The only move worth trying from here (see `Model::read_only`): the
+                // cursor goes past every completed operation, whichever the order.
+                f.det_cursor = u32::MAX;
                 f.info_cursor = self.pb.info.len() as u32;
                 return Some(mv);
             }
+            f.preferred = self
+                .enabling_move(r)
+                .filter(|mv| !(f.after_info && self.is_blind(*mv)));
         }
-        while f.det_cursor < n && self.pb.det[f.det_cursor as usize].call < r {
-            let i = f.det_cursor;
-            if !self.is_lin(i) {
+        if let (Some(mv), false) = (f.preferred, f.preferred_done) {
+            f.preferred_done = true;
+            return Some(mv);
+        }
+        loop {
+            // The cursor walks completed operations in invocation order, or in return
+            // order (then candidates are interleaved with operations invoked too late).
+            let i = match self.order {
+                Order::Call => {
+                    if f.det_cursor >= n || self.pb.det[f.det_cursor as usize].call >= r {
+                        break;
+                    }
+                    f.det_cursor
+                }
+                Order::Return => {
+                    // The cursor is a return position: the next candidate is the
+                    // unlinearized one in the window that returns first after it.
+                    let mut best = None;
+                    let mut best_ret = u32::MAX;
+                    let mut j = self.p;
+                    while j < n && self.pb.det[j as usize].call < r {
+                        let ret = self.pb.det[j as usize].ret;
+                        if ret > f.det_cursor && ret < best_ret && !self.is_lin(j) {
+                            best = Some(j);
+                            best_ret = ret;
+                        }
+                        j += 1;
+                    }
+                    match best {
+                        Some(i) => i,
+                        None => break,
+                    }
+                }
+            };
+            if self.may_try(i, f.after_info) {
                 let (start, len) = self.successors(self.pb.det[i as usize].class);
-                if f.succ_cursor < len {
-                    let next = self.succ_pool[(start + f.succ_cursor) as usize];
+                while f.succ_cursor < len {
+                    let mv = Move::Det(i, self.succ_pool[(start + f.succ_cursor) as usize]);
                     f.succ_cursor += 1;
-                    return Some(Move::Det(i, next));
+                    if f.preferred != Some(mv) {
+                        return Some(mv);
+                    }
                 }
             }
-            f.det_cursor += 1;
+            f.det_cursor = match self.order {
+                Order::Call => f.det_cursor + 1,
+                Order::Return => self.pb.det[i as usize].ret,
+            };
             f.succ_cursor = 0;
         }
         while (f.info_cursor as usize) < self.pb.info.len() {
             let k = f.info_cursor as usize;
             let c = &self.pb.info[k];
             let u = self.used[k] as usize;
-            if u < c.calls.len() && c.calls[u] < r {
+            if u < c.calls.len()
+                && c.calls[u] < r
+                && !(f.after_info && self.blind[c.class as usize])
+            {
                 let (start, len) = self.successors(c.class);
-                if f.succ_cursor < len {
-                    let next = self.succ_pool[(start + f.succ_cursor) as usize];
+                while f.succ_cursor < len {
+                    let mv = Move::Info(k as u32, self.succ_pool[(start + f.succ_cursor) as usize]);
                     f.succ_cursor += 1;
-                    return Some(Move::Info(k as u32, next));
+                    if f.preferred != Some(mv) {
+                        return Some(mv);
+                    }
                 }
             }
             f.info_cursor += 1;
@@ -289,6 +404,64 @@ impl<'a, M: Model> Search<'a, M> {
             i += 1;
         }
         None
+    }
+
+    /// When the operation that must come next (the earliest to return) is a read the
+    /// current state does not satisfy, a move after which it would: that one is tried
+    /// first. Only the order changes; every move is still tried. Only models with few
+    /// states profit (the look-ahead makes states), so it is off for others.
+    fn enabling_move(&mut self, r: u32) -> Option<Move> {
+        if self.states.len() > LOOKAHEAD_MAX_STATES {
+            return None;
+        }
+        let &urgent = self.by_ret.get(self.q as usize)?;
+        let target = self.pb.det[urgent as usize].class;
+        if !self.read_only[target as usize] || self.successors(target).1 > 0 {
+            return None;
+        }
+        let n = self.pb.det.len() as u32;
+        let mut i = self.p;
+        while i < n && self.pb.det[i as usize].call < r {
+            let class = self.pb.det[i as usize].class;
+            if !self.is_lin(i) && !self.read_only[class as usize] {
+                let (start, len) = self.successors(class);
+                for j in start..start + len {
+                    let next = self.succ_pool[j as usize];
+                    if self.successors_of(next, target).1 > 0 {
+                        return Some(Move::Det(i, next));
+                    }
+                }
+            }
+            i += 1;
+        }
+        for k in 0..self.pb.info.len() {
+            let c = &self.pb.info[k];
+            let u = self.used[k] as usize;
+            if u < c.calls.len() && c.calls[u] < r {
+                let (start, len) = self.successors(c.class);
+                for j in start..start + len {
+                    let next = self.succ_pool[j as usize];
+                    if self.successors_of(next, target).1 > 0 {
+                        return Some(Move::Info(k as u32, next));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// May completed operation `i` be tried next? Not if it is linearized already, nor if
+    /// it is blind and the last move was indeterminate (see `Model::blind`).
+    fn may_try(&self, i: u32, after_info: bool) -> bool {
+        !self.is_lin(i) && !(after_info && self.blind[self.pb.det[i as usize].class as usize])
+    }
+
+    fn is_blind(&self, mv: Move) -> bool {
+        let class = match mv {
+            Move::Det(i, _) => self.pb.det[i as usize].class,
+            Move::Info(k, _) => self.pb.info[k as usize].class,
+        };
+        self.blind[class as usize]
     }
 
     fn apply(&mut self, mv: Move) -> Undo {
@@ -319,6 +492,9 @@ impl<'a, M: Model> Search<'a, M> {
                     k,
                     state: self.state,
                 };
+                if self.used[k as usize] == 0 {
+                    self.used_stack.push(k);
+                }
                 self.used[k as usize] += 1;
                 self.state = next;
                 undo
@@ -338,6 +514,10 @@ impl<'a, M: Model> Search<'a, M> {
             }
             Undo::Info { k, state } => {
                 self.used[k as usize] -= 1;
+                if self.used[k as usize] == 0 {
+                    let top = self.used_stack.pop();
+                    debug_assert_eq!(top, Some(k));
+                }
                 self.state = state;
             }
         }
@@ -380,27 +560,46 @@ impl<'a, M: Model> Search<'a, M> {
             if self.memo_plain.contains(self.key_buf.as_slice()) {
                 return false;
             }
-            self.unreported_bytes += self.key_buf.len() * 8 + 40;
+            self.unreported_bytes += TABLE_SLACK * (std::mem::size_of::<MemoKey>() + 1)
+                + self.key_buf.len().saturating_sub(4) * 8;
             self.memo_plain.insert(MemoKey::from_slice(&self.key_buf));
         } else {
-            let used = &self.used;
-            let dominated = |seen: &[u32]| seen.iter().zip(used).all(|(a, b)| a <= b);
+            // The counts that still matter: classes used so far whose effect some
+            // operation not yet linearized may need, as sorted (class, count) pairs.
+            let mut counts: SmallVec<[(u32, u32); 8]> = self
+                .used_stack
+                .iter()
+                .filter(|&&k| self.pb.info[k as usize].live_until > self.p)
+                .map(|&k| (k, self.used[k as usize]))
+                .collect();
+            counts.sort_unstable();
+            let arena = &mut self.arena;
+            let span = |arena: &mut Vec<(u32, u32)>, counts: &[(u32, u32)]| {
+                let start = arena.len() as u32;
+                arena.extend_from_slice(counts);
+                Span {
+                    start,
+                    len: counts.len() as u32,
+                }
+            };
             match self.memo_dominance.get_mut(self.key_buf.as_slice()) {
                 Some(list) => {
-                    if list.iter().any(|seen| dominated(seen)) {
+                    let get = |sp: &Span| &arena[sp.start as usize..(sp.start + sp.len) as usize];
+                    if list.iter().any(|seen| at_most(get(seen), &counts)) {
                         return false;
                     }
-                    // Entries that use more than this one are now redundant.
-                    list.retain(|seen| !seen.iter().zip(used).all(|(a, b)| a >= b));
-                    list.push(used.clone().into_boxed_slice());
-                    self.unreported_bytes += used.len() * 4 + 16;
+                    // Entries that used more than this one are now redundant.
+                    list.retain(|seen| !at_most(&counts, get(seen)));
+                    self.unreported_bytes += TABLE_SLACK * (counts.len() * 8) + 8;
+                    list.push(span(arena, &counts));
                 }
                 None => {
-                    self.unreported_bytes += self.key_buf.len() * 8 + used.len() * 4 + 72;
-                    self.memo_dominance.insert(
-                        MemoKey::from_slice(&self.key_buf),
-                        smallvec::smallvec![used.clone().into_boxed_slice()],
-                    );
+                    self.unreported_bytes += TABLE_SLACK
+                        * (std::mem::size_of::<(MemoKey, Antichain)>() + 1 + counts.len() * 8)
+                        + self.key_buf.len().saturating_sub(4) * 8;
+                    let sp = span(arena, &counts);
+                    self.memo_dominance
+                        .insert(MemoKey::from_slice(&self.key_buf), smallvec::smallvec![sp]);
                 }
             }
         }
@@ -442,6 +641,15 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Searches for at most `slice` more configurations. `None`: not decided yet; call
     /// again to go on where it stopped.
+    pub(crate) fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The deepest configuration found so far: the path to it and the states there.
+    pub(crate) fn deepest(&self) -> (&[Step], &[u32]) {
+        (&self.best_path, &self.best_states)
+    }
+
     pub(crate) fn run(&mut self, slice: u64) -> Option<SearchResult> {
         let n = self.pb.det.len() as u32;
         if !self.started {
@@ -453,6 +661,9 @@ impl<'a, M: Model> Search<'a, M> {
             self.remember();
             self.stack.push(Frame {
                 scanned: false,
+                after_info: false,
+                preferred: None,
+                preferred_done: false,
                 det_cursor: 0,
                 info_cursor: 0,
                 succ_cursor: 0,
@@ -487,7 +698,13 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.stack.push(Frame {
                 scanned: false,
-                det_cursor: self.p,
+                after_info: matches!(undo, Undo::Info { .. }),
+                preferred: None,
+                preferred_done: false,
+                det_cursor: match self.order {
+                    Order::Call => self.p,
+                    Order::Return => 0,
+                },
                 info_cursor: 0,
                 succ_cursor: 0,
                 undo,
@@ -511,6 +728,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn track_best(&mut self) {
         if self.done > self.best_done {
             self.best_done = self.done;
+            self.stats.deepest = self.done;
             self.best_states.clear();
             self.best_states.push(self.state);
             self.best_path.truncate(self.best_valid);

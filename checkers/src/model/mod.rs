@@ -54,6 +54,31 @@ pub trait Model: Sync {
         format!("{op} is not possible when the state is {state}")
     }
 
+    /// For each indeterminate operation, the last of the completed operations whose
+    /// observations its effect could be needed to explain, as a position in
+    /// `determinate` (which is sorted by invocation); `None` when that cannot be told.
+    /// Once every completed operation up to that position is linearized, the search
+    /// forgets whether the indeterminate one was used: no linearization needs it any
+    /// more. That keeps long histories with many indeterminate operations cheap. The
+    /// default, `None` for all, is always safe.
+    fn last_observer(
+        &self,
+        indeterminate: &[Self::Op],
+        determinate: &[Self::Op],
+    ) -> Vec<Option<usize>> {
+        let _ = determinate;
+        vec![None; indeterminate.len()]
+    }
+
+    /// True if `op` always succeeds and leaves a state that does not depend on the one
+    /// before (a write). An indeterminate operation directly followed by a blind one was
+    /// never observed, and a linearization without it is as good, so the search does not
+    /// try that order. The default (false) is always safe.
+    fn blind(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
     /// True if `op` never changes the state (a read). Such an operation, when it can be
     /// linearized now, is linearized now and no alternative is tried: it changes nothing,
     /// and placing it earlier only relaxes what must follow it. A big cut for read-heavy

@@ -4,7 +4,7 @@
 use super::scalar::{Scalar, Shown};
 use super::{unknown_f, Model};
 use crate::history::Outcome;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 use std::fmt;
 
@@ -149,6 +149,52 @@ fn relevant_register_writes(indeterminate: &[RegisterOp], determinate: &[Registe
     }
 }
 
+/// The last completed operation that observes each indeterminate write's value: a read
+/// of it or a cas from it, or, through an indeterminate cas from it, whatever observes
+/// that cas's value in turn.
+fn last_register_observer(
+    indeterminate: &[RegisterOp],
+    determinate: &[RegisterOp],
+) -> Vec<Option<usize>> {
+    let mut last: FxHashMap<&Scalar, usize> = FxHashMap::default();
+    for (i, op) in determinate.iter().enumerate() {
+        if let RegisterOp::Read(Some(v)) | RegisterOp::Cas(v, _) = op {
+            last.insert(v, i);
+        }
+    }
+    // Indeterminate cas ops carry what observes their new value back to their old one.
+    let edges: Vec<(&Scalar, &Scalar)> = indeterminate
+        .iter()
+        .filter_map(|op| match op {
+            RegisterOp::Cas(old, new) => Some((old, new)),
+            _ => None,
+        })
+        .collect();
+    // At most one pass per edge is needed for the maxima to settle.
+    for _ in 0..=edges.len() {
+        let mut changed = false;
+        for &(old, new) in &edges {
+            if let Some(&l) = last.get(new) {
+                let e = last.entry(old).or_insert(0);
+                if l > *e {
+                    *e = l;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    indeterminate
+        .iter()
+        .map(|op| match op {
+            RegisterOp::Write(v) | RegisterOp::Cas(_, v) => Some(last.get(v).copied().unwrap_or(0)),
+            RegisterOp::Read(_) => Some(0),
+        })
+        .collect()
+}
+
 impl Model for Register {
     type State = RegisterState;
     type Op = RegisterOp;
@@ -185,6 +231,14 @@ impl Model for Register {
 
     fn read_only(&self, op: &RegisterOp) -> bool {
         matches!(op, RegisterOp::Read(_))
+    }
+
+    fn blind(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Write(_))
+    }
+
+    fn last_observer(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<Option<usize>> {
+        last_register_observer(ind, det)
     }
 }
 
@@ -224,6 +278,14 @@ impl Model for CasRegister {
 
     fn read_only(&self, op: &RegisterOp) -> bool {
         matches!(op, RegisterOp::Read(_))
+    }
+
+    fn blind(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Write(_))
+    }
+
+    fn last_observer(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<Option<usize>> {
+        last_register_observer(ind, det)
     }
 }
 
@@ -365,6 +427,10 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_))
     }
 
+    fn blind(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_))
+    }
+
     fn heap_size(&self, state: &KvState) -> usize {
         state.value.capacity()
     }
@@ -444,6 +510,25 @@ mod tests {
         assert_eq!(
             relevant_register_writes(&ind, &det),
             vec![false, true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn observers_follow_indeterminate_cas_chains() {
+        use RegisterOp::*;
+        let i = |v| Scalar::Int(v);
+        let det = vec![
+            Read(Some(i(1))),
+            Read(Some(i(3))),
+            Cas(i(1), i(2)),
+            Read(Some(i(9))),
+        ];
+        // write 1 is observed up to position 2 (the cas from 1); write 7 only through the
+        // indeterminate cas 7 -> 3, whose value is read at position 1.
+        let ind = vec![Write(i(1)), Write(i(7)), Cas(i(7), i(3)), Write(i(5))];
+        assert_eq!(
+            last_register_observer(&ind, &det),
+            vec![Some(2), Some(1), Some(1), Some(0)]
         );
     }
 
