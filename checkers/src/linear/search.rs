@@ -453,7 +453,8 @@ impl<'a, M: Model> Search<'a, M> {
     /// May completed operation `i` be tried next? Not if it is linearized already, nor if
     /// it is blind and the last move was indeterminate (see `Model::blind`).
     fn may_try(&self, i: u32, after_info: bool) -> bool {
-        !self.is_lin(i) && !(after_info && self.blind[self.pb.det[i as usize].class as usize])
+        let blind = self.blind[self.pb.det[i as usize].class as usize];
+        !(self.is_lin(i) || after_info && blind)
     }
 
     fn is_blind(&self, mv: Move) -> bool {

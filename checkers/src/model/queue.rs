@@ -96,7 +96,7 @@ impl Model for FifoQueue {
             }
             QueueOp::Dequeue(want) => {
                 if let Some(head) = state.0.front() {
-                    if want.as_ref().map_or(true, |w| w == head) {
+                    if want.as_ref().is_none_or(|w| w == head) {
                         let mut q = state.0.clone();
                         q.pop_front();
                         next.push(FifoState(q));
