@@ -23,6 +23,7 @@ fn every_workload_passes_against_the_memory_store() {
                 rate: 2000.0,
                 ops_per_key: 50,
                 threads_per_key: 3,
+                recovery_time: 0,
                 ..WorkloadOptions::default()
             },
         );
