@@ -23,6 +23,10 @@ pub enum Command {
     Db(crate::commands::db::DbArgs),
     /// Run one command on nodes (a quick check that the control plane works)
     Exec(crate::commands::exec::ExecArgs),
+    /// Run a workload against a database on the nodes, check it and store the run
+    Test(crate::commands::test::TestArgs),
+    /// Run every workload (or --workloads) as `test` does, with a summary table
+    TestAll(crate::commands::test::TestAllArgs),
 }
 
 /// How to reach the nodes; the same options on every command that talks to nodes.

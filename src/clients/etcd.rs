@@ -25,7 +25,7 @@ use crate::runner::{Client, ClientFactory, Completion, Invocation};
 /// treated as down (the request was never sent, so the op fails cleanly).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Attempts at an append transaction whose mod-revision guard keeps losing.
-const TXN_ATTEMPTS: u32 = 5;
+const TXN_ATTEMPTS: u32 = 8;
 /// Responses larger than this are refused (a final set read of ~100k elements fits).
 const MAX_RESPONSE: u64 = 64 << 20;
 
@@ -523,7 +523,12 @@ impl EtcdClient {
                 .and_then(|v| parse_txn(&v))
             {
                 Ok(t) if t.succeeded => return Completion::ok(result),
-                Ok(_) => continue,
+                Ok(_) => {
+                    // Another txn won the race: back off a little, at random, so the
+                    // same contenders do not collide again at once.
+                    let ms = rand::random_range(1..=10u64);
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
                 Err(e) => return write_error(op, e),
             }
         }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod exec;
 pub mod nodes;
 pub mod sim;
+pub mod test;
 
 use crate::cli::Command;
 
@@ -26,6 +27,8 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Cluster(a) => cluster::run(a),
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::Test(a) => test::run(a),
+        Command::TestAll(a) => test::run_all(a),
     }
 }
 

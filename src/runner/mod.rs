@@ -15,7 +15,7 @@ use faultline_workloads::gen::{Gen, GenOp};
 use faultline_workloads::sched::{Next, Scheduler};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -146,15 +146,22 @@ pub struct RunSummary {
     pub interrupted: bool,
 }
 
-/// Appends events to `history.jsonl`, with consecutive indices, through a buffer flushed
-/// on a timer: a SIGKILL of the controller loses at most the last interval's events.
+/// Appends events to `history.jsonl`, with consecutive indices, through a buffer written
+/// out on a timer: a SIGKILL of the controller loses at most the last interval's events.
+/// The buffer only ever goes to the file whole, so the file always ends at a line
+/// boundary (a `BufWriter` would write part of a line when it fills, and a crash then
+/// leaves a truncated last line).
 struct HistoryWriter {
-    out: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
     index: u64,
     last_flush: Instant,
     interval: Duration,
     path: String,
 }
+
+/// The buffer is written out once it holds this much.
+const HISTORY_BUFFER: usize = 1 << 16;
 
 impl HistoryWriter {
     fn create(path: &Path, interval: Duration) -> Result<Self, RunError> {
@@ -163,7 +170,8 @@ impl HistoryWriter {
             source,
         })?;
         Ok(HistoryWriter {
-            out: BufWriter::with_capacity(1 << 16, file),
+            file,
+            buf: Vec::with_capacity(HISTORY_BUFFER + 4096),
             index: 0,
             last_flush: Instant::now(),
             interval,
@@ -181,21 +189,34 @@ impl HistoryWriter {
     fn write(&mut self, mut op: Op) -> Result<(), RunError> {
         op.index = self.index;
         self.index += 1;
-        serde_json::to_writer(&mut self.out, &op).map_err(|e| self.io(e.into()))?;
-        self.out.write_all(b"\n").map_err(|e| self.io(e))
+        serde_json::to_writer(&mut self.buf, &op).map_err(|e| self.io(e.into()))?;
+        self.buf.push(b'\n');
+        if self.buf.len() >= HISTORY_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), RunError> {
+        if !self.buf.is_empty() {
+            let r = self.file.write_all(&self.buf);
+            self.buf.clear();
+            r.map_err(|e| self.io(e))?;
+        }
+        Ok(())
     }
 
     fn maybe_flush(&mut self, now: Instant) -> Result<(), RunError> {
         if now.duration_since(self.last_flush) >= self.interval {
             self.last_flush = now;
-            self.out.flush().map_err(|e| self.io(e))?;
+            self.flush()?;
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<(), RunError> {
-        self.out.flush().map_err(|e| self.io(e))?;
-        self.out.get_ref().sync_data().map_err(|e| self.io(e))
+        self.flush()?;
+        self.file.sync_data().map_err(|e| self.io(e))
     }
 }
 
