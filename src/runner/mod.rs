@@ -572,3 +572,39 @@ pub fn run(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a SIGKILL leaves: whatever reached the file, never a partial line.
+    #[test]
+    fn history_file_ends_on_a_whole_line_without_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let mut w = HistoryWriter::create(&path, Duration::from_secs(3600)).unwrap();
+        for i in 0..3000u64 {
+            w.write(Op {
+                index: 0,
+                kind: OpType::Invoke,
+                process: Process::Client(i % 7),
+                f: Arc::from("write"),
+                value: Value::from(i),
+                key: Some(Value::from(i / 100)),
+                time: Some(i as i64),
+                node: Some("n1".into()),
+                error: None,
+                line: 0,
+            })
+            .unwrap();
+        }
+        // No finish: the buffer's tail is lost, as in a crash.
+        std::mem::forget(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() >= HISTORY_BUFFER, "{}", text.len());
+        assert!(text.ends_with('\n'));
+        for l in text.lines() {
+            serde_json::from_str::<Value>(l).unwrap();
+        }
+    }
+}
