@@ -2,10 +2,12 @@
 //! invocation and completion to `history.jsonl` as it happens.
 //!
 //! One control thread owns the [`Scheduler`] (so generators stay single-threaded and
-//! deterministic for a given sequence of events) and the history file. Each worker thread
-//! owns one client, bound to node `i mod n`, and runs one operation at a time: at most
-//! `concurrency` operations are ever in flight, and memory does not grow with run length
-//! (the history goes to disk, not to a vector).
+//! deterministic for a given sequence of events) and the history file. Logical thread
+//! `i` (Jepsen's worker) is bound to node `i mod n` and has one client at a time, opened
+//! for its current process; its operations run on a pool of `concurrency` OS threads,
+//! the client travelling with the operation (see [`Pool`]). At most `concurrency`
+//! operations are ever in flight, and memory does not grow with run length (the history
+//! goes to disk, not to a vector).
 
 pub mod harness;
 pub mod memory;
@@ -14,12 +16,13 @@ use faultline_checkers::history::OpType;
 use faultline_workloads::gen::{Gen, GenOp};
 use faultline_workloads::sched::{Next, Scheduler};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -242,44 +245,94 @@ impl HistoryWriter {
     }
 }
 
+/// One operation for the pool: which logical thread it belongs to, and that thread's
+/// client (if it has one), which travels with the operation and comes back with the
+/// completion, so a thread's connection is used by one operation at a time.
 struct Job {
+    thread: usize,
+    generation: u64,
     op: GenOp,
     timeout: Duration,
+    node: Arc<str>,
+    client: Option<OwnedClient>,
 }
+
+/// A client and the process it was opened for.
+type OwnedClient = (u64, Box<dyn Client>);
 
 struct Done {
     thread: usize,
     generation: u64,
     completion: Completion,
+    client: Option<OwnedClient>,
 }
 
-struct Worker {
-    inbox: SyncSender<Job>,
-    generation: u64,
-    handle: JoinHandle<()>,
+/// The worker threads and their shared queue of operations.
+///
+/// Any worker runs any logical thread's operation (the client goes with it), so a
+/// worker that finishes an operation takes the next one without sleeping, and the
+/// control thread wakes at most one sleeping worker at a time: a woken worker wakes the
+/// next one itself if more operations wait. Waking a thread is the expensive part of
+/// handing out an operation; this keeps most of it off the control thread.
+struct Pool {
+    state: Mutex<PoolState>,
+    wake: Condvar,
+}
+
+struct PoolState {
+    jobs: VecDeque<Job>,
+    /// Workers waiting on `wake`.
+    sleeping: usize,
+    /// Wake-ups granted and not yet taken (at most one at a time).
+    tokens: usize,
+    /// Live worker threads, and how many there should be: a worker abandoned in a hung
+    /// client call is replaced, and the surplus exits when the call returns.
+    threads: usize,
+    target: usize,
+    closed: bool,
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, job: Job) {
+        let mut s = self.lock();
+        s.jobs.push_back(job);
+        if s.tokens == 0 && s.sleeping > 0 {
+            s.tokens += 1;
+            self.wake.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_all();
+    }
+}
+
+struct CloseOnDrop(Arc<Pool>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 fn spawn_worker(
-    thread: usize,
-    generation: u64,
-    node: String,
+    id: usize,
+    pool: Arc<Pool>,
     factory: Arc<dyn ClientFactory>,
     done: Sender<Done>,
-) -> Result<Worker, RunError> {
-    // Capacity 1: the control thread never queues more than the one op a worker runs.
-    let (tx, rx) = mpsc::sync_channel::<Job>(1);
-    let handle = std::thread::Builder::new()
-        .name(format!("worker-{thread}"))
-        .spawn(move || worker_loop(thread, generation, &node, &*factory, rx, done))
+) -> Result<JoinHandle<()>, RunError> {
+    std::thread::Builder::new()
+        .name(format!("worker-{id}"))
+        .spawn(move || worker_loop(&pool, &*factory, done))
         .map_err(|source| RunError::Io {
             path: "spawning a worker thread".into(),
             source,
-        })?;
-    Ok(Worker {
-        inbox: tx,
-        generation,
-        handle,
-    })
+        })
 }
 
 /// Puts the calling (worker) thread in Linux's SCHED_BATCH class, whose wakeups never
@@ -301,81 +354,117 @@ fn yield_to_control_thread() {
     }
 }
 
-fn worker_loop(
-    thread: usize,
-    generation: u64,
-    node: &str,
-    factory: &dyn ClientFactory,
-    jobs: Receiver<Job>,
-    done: Sender<Done>,
-) {
+fn worker_loop(pool: &Pool, factory: &dyn ClientFactory, done: Sender<Done>) {
     yield_to_control_thread();
-    let mut client: Option<Box<dyn Client>> = None;
-    let mut process = None;
-    while let Ok(job) = jobs.recv() {
-        // A new process gets a fresh client (Jepsen re-opens after a crash): whatever
-        // state the old connection had must not leak into the new process.
-        if process != Some(job.op.process) {
-            if let Some(mut c) = client.take() {
-                c.close();
+    let mut s = pool.lock();
+    loop {
+        if let Some(job) = s.jobs.pop_front() {
+            // More waiting and nobody on the way: wake the next worker (the chain).
+            if !s.jobs.is_empty() && s.tokens == 0 && s.sleeping > 0 {
+                s.tokens += 1;
+                pool.wake.notify_one();
             }
-            process = Some(job.op.process);
-        }
-        if client.is_none() {
-            match factory.open(node) {
-                Ok(c) => client = Some(c),
-                Err(e) => {
-                    tracing::debug!(thread, node, "open failed: {e}");
-                    let c = Completion::fail(job.op.spec.value.clone(), format!("no-client: {e}"));
-                    if done
-                        .send(Done {
-                            thread,
-                            generation,
-                            completion: c,
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
+            drop(s);
+            let d = run_job(job, factory);
+            let gone = done.send(d).is_err();
+            s = pool.lock();
+            if gone || s.threads > s.target {
+                s.threads -= 1;
+                return;
             }
+            continue;
         }
-        let inv = Invocation {
-            f: job.op.spec.f,
-            value: job.op.spec.value,
-            key: job.op.spec.key,
-            timeout: job.timeout,
-        };
-        let c = client.as_mut().expect("client opened");
-        let completion =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.invoke(&inv))) {
-                Ok(c) => c,
-                Err(_) => {
-                    // The client's state is suspect after a panic: drop it.
-                    client = None;
-                    Completion::info(inv.value.clone(), "indeterminate: client panicked")
-                }
-            };
-        // Info: the process is retired; close now rather than at the next op.
-        if completion.kind == OpType::Info {
-            if let Some(mut c) = client.take() {
-                c.close();
+        if s.closed {
+            s.threads -= 1;
+            return;
+        }
+        s.sleeping += 1;
+        loop {
+            s = pool.wake.wait(s).unwrap_or_else(|e| e.into_inner());
+            if s.tokens > 0 {
+                s.tokens -= 1;
+                break;
+            }
+            if s.closed {
+                break;
             }
         }
-        if done
-            .send(Done {
-                thread,
-                generation,
-                completion,
-            })
-            .is_err()
-        {
-            break;
+        s.sleeping -= 1;
+    }
+}
+
+fn run_job(job: Job, factory: &dyn ClientFactory) -> Done {
+    let Job {
+        thread,
+        generation,
+        op,
+        timeout,
+        node,
+        client,
+    } = job;
+    // A new process gets a fresh client (Jepsen re-opens after a crash): whatever
+    // state the old connection had must not leak into the new process.
+    let mut client = match client {
+        Some((p, c)) if p == op.process => Some(c),
+        Some((_, mut old)) => {
+            old.close();
+            None
+        }
+        None => None,
+    };
+    if client.is_none() {
+        match factory.open(&node) {
+            Ok(c) => client = Some(c),
+            Err(e) => {
+                tracing::debug!(thread, node = %node, "open failed: {e}");
+                return Done {
+                    thread,
+                    generation,
+                    completion: Completion::fail(op.spec.value, format!("no-client: {e}")),
+                    client: None,
+                };
+            }
         }
     }
-    if let Some(mut c) = client {
+    let inv = Invocation {
+        f: op.spec.f,
+        value: op.spec.value,
+        key: op.spec.key,
+        timeout,
+    };
+    let Some(mut c) = client else {
+        return Done {
+            thread,
+            generation,
+            completion: Completion::info(inv.value, "no client"),
+            client: None,
+        };
+    };
+    let completion = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.invoke(&inv)))
+    {
+        Ok(completion) => completion,
+        // The client's state is suspect after a panic: drop it.
+        Err(_) => {
+            return Done {
+                thread,
+                generation,
+                completion: Completion::info(inv.value, "indeterminate: client panicked"),
+                client: None,
+            }
+        }
+    };
+    // Info: the process is retired; close now rather than at the next op.
+    let client = if completion.kind == OpType::Info {
         c.close();
+        None
+    } else {
+        Some((op.process, c))
+    };
+    Done {
+        thread,
+        generation,
+        completion,
+        client,
     }
 }
 
@@ -403,18 +492,36 @@ pub fn run(
     let mut out = HistoryWriter::create(history, cfg.flush_interval)?;
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let node_name = |t: usize| cfg.nodes[t % cfg.nodes.len()].as_str();
-    let node_of = |t: usize| node_name(t).to_string();
-    let mut workers = Vec::with_capacity(n);
+    let node_arcs: Vec<Arc<str>> = cfg.nodes.iter().map(|n| Arc::from(n.as_str())).collect();
+    let pool = Arc::new(Pool {
+        state: Mutex::new(PoolState {
+            jobs: VecDeque::with_capacity(n),
+            sleeping: 0,
+            tokens: 0,
+            threads: n,
+            target: n,
+            closed: false,
+        }),
+        wake: Condvar::new(),
+    });
+    // Whatever way this function returns, idle workers must not wait forever.
+    let _closer = CloseOnDrop(pool.clone());
+    let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n);
     for t in 0..n {
-        workers.push(spawn_worker(
-            t,
-            0,
-            node_of(t),
-            factory.clone(),
-            done_tx.clone(),
-        )?);
+        match spawn_worker(t, pool.clone(), factory.clone(), done_tx.clone()) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                pool.lock().threads -= n - t;
+                return Err(e);
+            }
+        }
     }
-    let mut abandoned: Vec<JoinHandle<()>> = Vec::new();
+    // Per logical thread: the generation of its current operation (bumped when one is
+    // abandoned, so a late answer is ignored) and its client while no op runs.
+    let mut generations = vec![0u64; n];
+    let mut clients: Vec<Option<OwnedClient>> = (0..n).map(|_| None).collect();
+    // Operations abandoned in a hung client call whose answer has not come back.
+    let mut stuck = 0usize;
     // What each thread is running: the op and its deadline.
     let mut running: Vec<Option<(GenOp, Instant)>> = vec![None; n];
     let mut sched = Scheduler::new(gen, n, false, cfg.seed);
@@ -488,7 +595,14 @@ pub fn run(
         }
         // Completions first, so the generator never sees false concurrency.
         while let Ok(d) = done_rx.try_recv() {
-            if workers[d.thread].generation == d.generation {
+            if generations[d.thread] != d.generation {
+                // A late answer to an abandoned operation: already recorded as info.
+                stuck = stuck.saturating_sub(1);
+                if let Some((_, mut c)) = d.client {
+                    c.close();
+                }
+            } else {
+                clients[d.thread] = d.client;
                 let now = ns(Instant::now());
                 complete(
                     &mut sched,
@@ -521,14 +635,19 @@ pub fn run(
                         Completion::info(value, "timeout"),
                         ns(now_i),
                     )?;
-                    // The worker is stuck in its client: leave it behind (it exits when
-                    // its call returns) and give the thread a fresh worker.
-                    let generation = workers[t].generation + 1;
-                    let fresh =
-                        spawn_worker(t, generation, node_of(t), factory.clone(), done_tx.clone())?;
-                    let old = std::mem::replace(&mut workers[t], fresh);
-                    drop(old.inbox);
-                    abandoned.push(old.handle);
+                    // The worker is stuck in the client: leave it behind (it exits when
+                    // its call returns, as a surplus thread) and add a worker so as many
+                    // operations can still run at once.
+                    generations[t] += 1;
+                    stuck += 1;
+                    pool.lock().threads += 1;
+                    match spawn_worker(n + stuck, pool.clone(), factory.clone(), done_tx.clone()) {
+                        Ok(h) => handles.push(h),
+                        Err(e) => {
+                            pool.lock().threads -= 1;
+                            return Err(e);
+                        }
+                    }
                     tracing::warn!(thread = t, "operation timed out; worker replaced");
                 }
             }
@@ -551,23 +670,14 @@ pub fn run(
                 })?;
                 summary.events += 1;
                 running[t] = Some((op.clone(), now_i + cfg.op_timeout + TIMEOUT_GRACE));
-                let job = Job {
+                pool.push(Job {
+                    thread: t,
+                    generation: generations[t],
                     op,
                     timeout: cfg.op_timeout,
-                };
-                if workers[t].inbox.send(job).is_err() {
-                    // The worker died (it cannot, short of a bug): the op's outcome is
-                    // unknown.
-                    complete(
-                        &mut sched,
-                        &mut out,
-                        &mut running,
-                        &mut summary,
-                        t,
-                        Completion::info(Value::Null, "worker gone"),
-                        now,
-                    )?;
-                }
+                    node: node_arcs[t % node_arcs.len()].clone(),
+                    client: clients[t].take(),
+                });
                 continue;
             }
             Next::Log(m) => {
@@ -582,7 +692,13 @@ pub fn run(
         };
         match done_rx.recv_timeout(wait) {
             Ok(d) => {
-                if workers[d.thread].generation == d.generation {
+                if generations[d.thread] != d.generation {
+                    stuck = stuck.saturating_sub(1);
+                    if let Some((_, mut c)) = d.client {
+                        c.close();
+                    }
+                } else {
+                    clients[d.thread] = d.client;
                     let now = ns(Instant::now());
                     complete(
                         &mut sched,
@@ -601,12 +717,18 @@ pub fn run(
     }
     out.finish()?;
     summary.elapsed_secs = start.elapsed().as_secs_f64();
-    // Closing the inboxes ends the workers; join those that are not stuck.
-    for w in workers {
-        drop(w.inbox);
-        let _ = w.handle.join();
+    pool.close();
+    // The run is over: close the idle threads' clients here.
+    for (_, mut c) in clients.into_iter().flatten() {
+        c.close();
     }
-    for h in abandoned {
+    // Join every worker that is not stuck in a client call (those exit when the call
+    // returns); bounded, as a stuck count can be off if a call returns just now.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && handles.iter().filter(|h| !h.is_finished()).count() > stuck {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for h in handles {
         if h.is_finished() {
             let _ = h.join();
         }
