@@ -100,15 +100,11 @@ fn classify_transport(e: ureq::Error) -> EtcdError {
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             EtcdError::NotSent(io.to_string())
         }
-        E::Timeout(t) => {
-            let s = format!("{t:?}");
-            // No connection was made: nothing was sent.
-            if s == "Connect" || s == "Resolve" {
-                EtcdError::NotSent(format!("{s} timeout"))
-            } else {
-                EtcdError::Timeout(s)
-            }
+        // No connection was made: nothing was sent.
+        E::Timeout(t @ (ureq::Timeout::Connect | ureq::Timeout::Resolve)) => {
+            EtcdError::NotSent(format!("{t:?} timeout"))
         }
+        E::Timeout(t) => EtcdError::Timeout(format!("{t:?}")),
         E::ConnectionFailed | E::HostNotFound | E::BadUri(_) | E::Http(_) => {
             EtcdError::NotSent(e.to_string())
         }
@@ -736,6 +732,14 @@ mod tests {
         assert!(EtcdError::NotSent("refused".into()).definite());
         assert!(!EtcdError::Timeout("PerCall".into()).definite());
         assert!(!EtcdError::Lost("reset".into()).definite());
+        use std::io::{Error as IoError, ErrorKind};
+        let refused = ureq::Error::Io(IoError::from(ErrorKind::ConnectionRefused));
+        assert!(classify_transport(refused).definite());
+        let reset = ureq::Error::Io(IoError::from(ErrorKind::ConnectionReset));
+        assert!(!classify_transport(reset).definite());
+        assert!(classify_transport(ureq::Error::Timeout(ureq::Timeout::Connect)).definite());
+        let slow = classify_transport(ureq::Error::Timeout(ureq::Timeout::Global));
+        assert!(matches!(slow, EtcdError::Timeout(_)), "{slow:?}");
     }
 
     #[test]
