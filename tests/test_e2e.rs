@@ -143,6 +143,47 @@ fn test_run(
     );
 }
 
+/// Waits (bounded) until `history` has a couple of kB (the run is going), applies
+/// `signal` to the child, and waits for it to exit; returns its output.
+fn wait_for_history(
+    history: &Path,
+    child: &mut Option<std::process::Child>,
+    signal: impl Fn(&std::process::Child),
+) -> Output {
+    let mut c = child.take().expect("a child");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while std::fs::metadata(history).map(|m| m.len()).unwrap_or(0) < 2000 {
+        if Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("no history after 40 s");
+        }
+        if let Ok(Some(status)) = c.try_wait() {
+            panic!("faultline test exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    signal(&c);
+    // The child must finish on its own (bounded): in-flight ops, teardown, check.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        match c.try_wait() {
+            Ok(Some(_)) => break,
+            _ if Instant::now() > deadline => {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("faultline test did not exit within 40 s of the signal");
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let out = c.wait_with_output().expect("child output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("  exit {:?}: {}", out.status.code(), stdout.trim());
+    out
+}
+
 #[test]
 fn faultline_test_end_to_end_on_a_local_cluster() {
     if let Some(reason) = skip_reason() {
@@ -173,9 +214,50 @@ fn faultline_test_end_to_end_on_a_local_cluster() {
     // --- set, shorter ---
     test_run(cluster_s, &store, "set", "6", &nodes, t0);
 
+    // --- append (Elle list-append), short ---
+    test_run(cluster_s, &store, "append", "4", &nodes, t0);
+
+    // --- Ctrl-C (SIGINT): stops cleanly, tears down, checks and stores ---
+    let int_store = tmp.path().join("int-store");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--workload",
+            "register",
+            "--cluster",
+            cluster_s,
+            "--time-limit",
+            "60",
+        ])
+        .arg("--store")
+        .arg(&int_store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start faultline test");
+    let out = wait_for_history(
+        &int_store.join("latest/history.jsonl"),
+        &mut Some(child),
+        |c| {
+            // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+        },
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let run = int_store.join("latest");
+    let results = json(&run.join("results.json"));
+    assert_eq!(results["run"]["interrupted"], true, "{results}");
+    assert_eq!(results["valid"], true, "{results}");
+    // Torn down: no member answers.
+    let st = faultline(&["db", "status", "--cluster", cluster_s]);
+    let st_out = String::from_utf8_lossy(&st.stdout);
+    assert!(!st_out.contains("LEADER"), "{st_out}");
+    step("Ctrl-C: stopped, checked, stored, torn down", t0);
+
     // --- SIGKILL of the controller mid-run: the history survives and checks ---
     let kill_store = tmp.path().join("kill-store");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
             "test",
             "--workload",
@@ -192,23 +274,14 @@ fn faultline_test_end_to_end_on_a_local_cluster() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start faultline test");
-    let history = kill_store.join("latest/history.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    // Wait for a few hundred bytes of history (the run is going), then kill.
-    while std::fs::metadata(&history).map(|m| m.len()).unwrap_or(0) < 2000 {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no history after 40 s");
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("faultline test exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    child.kill().expect("SIGKILL the controller");
-    let _ = child.wait();
+    wait_for_history(
+        &kill_store.join("latest/history.jsonl"),
+        &mut Some(child),
+        |c| {
+            // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        },
+    );
     step("controller SIGKILLed mid-run", t0);
     let run = kill_store.join("latest");
     let check = faultline(&["check", run.to_str().unwrap()]);
