@@ -223,18 +223,31 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
         DbKind::Etcd => &etcd,
     };
     let mut rows = Vec::new();
+    let mut crashed: Vec<String> = Vec::new();
     'outer: for &kind in kinds {
         for i in 0..o.test_count {
             if stop.load(Ordering::SeqCst) {
                 break 'outer;
             }
             let seed = plan.seed.wrapping_add(i as u64);
-            let row = run_one(o, &plan, kind, seed, i, &control, database, &etcd, &stop)?;
-            rows.push(row);
+            match run_one(o, &plan, kind, seed, i, &control, database, &etcd, &stop) {
+                Ok(row) => rows.push(row),
+                // One test: its error is the command's. A matrix goes on with the next
+                // test (as Jepsen's test-all) and reports the crash at the end.
+                Err(e) if table => {
+                    let name = format!("{}-{} (seed {seed})", database.name(), kind.name());
+                    eprintln!("{name} crashed: {e:#}");
+                    // The table gets the first line; the whole error is above and in the
+                    // run's faultline.log.
+                    let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+                    crashed.push(format!("{name}: {first}"));
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     let verdict: Validity = rows.iter().map(|r| r.valid).collect();
-    if table && !rows.is_empty() {
+    if table && (!rows.is_empty() || !crashed.is_empty()) {
         println!(
             "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
             "test", "seed", "ops", "ok", "fail", "info"
@@ -252,7 +265,17 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 r.valid
             );
         }
-        println!("overall: {verdict}");
+        for c in &crashed {
+            println!("CRASHED: {c}");
+        }
+        if crashed.is_empty() {
+            println!("overall: {verdict}");
+        } else {
+            println!(
+                "overall: {} test(s) crashed; the others: {verdict}",
+                crashed.len()
+            );
+        }
     }
     if stop.load(Ordering::SeqCst) {
         eprintln!(
@@ -262,6 +285,9 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+    }
+    if !crashed.is_empty() {
+        return Ok(super::EXIT_INTERNAL);
     }
     Ok(verdict.exit_code() as u8)
 }
