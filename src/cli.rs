@@ -27,6 +27,14 @@ pub enum Command {
     Test(crate::commands::test::TestArgs),
     /// Run every workload (or --workloads) as `test` does, with a summary table
     TestAll(crate::commands::test::TestAllArgs),
+    /// Remove every fault faultline left on the nodes (after a crashed run)
+    Heal(crate::commands::heal::HealArgs),
+    /// Start or stop one fault by hand
+    Nemesis(crate::commands::nemesis::NemesisArgs),
+    /// Run a program with its wall clock shifted by the offset in a file (Linux x86_64)
+    ClockLaunch(crate::commands::clock::ClockLaunchArgs),
+    /// Delay packets of an NFQUEUE (node side of packet delay without netem; Linux)
+    NfqueueDelay(crate::commands::clock::NfqueueDelayArgs),
 }
 
 /// How to reach the nodes; the same options on every command that talks to nodes.

@@ -2,8 +2,13 @@
 //! automation, shared by the `faultline` binary and its integration tests.
 
 pub mod clients;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod clock;
 pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod nemesis;
+#[cfg(target_os = "linux")]
+pub mod nfqueue;
 pub mod runner;
 pub mod store;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use faultline::control::Remote;
-use faultline::db::{self, etcd::Etcd, Db, DbContext};
+use faultline::db::etcd::{ClockLaunch, Etcd};
+use faultline::db::{self, Db, DbContext};
 
 use super::UsageError;
 use crate::cli::NodeOpts;
@@ -55,9 +56,28 @@ pub struct DbArgs {
     /// Seconds to wait for a member to become healthy
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub health_timeout: f64,
+    /// Run etcd under `faultline clock-launch` (this binary, copied to the
+    /// nodes at setup) so that clock faults reach it; give it to setup and start
+    #[arg(long)]
+    pub clock: bool,
+    /// The offset file the launcher reads on the nodes
+    #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
+    pub clock_offset_file: String,
     /// Where `logs` puts the files
     #[arg(long, default_value = "db-logs")]
     pub out: PathBuf,
+}
+
+/// The clock launcher setting shared by every command that may start etcd:
+/// a restart without it would silently lose clock faults.
+pub fn clock_launch(clock: bool, offset_file: &str) -> anyhow::Result<Option<ClockLaunch>> {
+    if !clock {
+        return Ok(None);
+    }
+    Ok(Some(ClockLaunch {
+        binary: std::env::current_exe().context("locating the faultline binary")?,
+        offset_file: offset_file.to_string(),
+    }))
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<u8> {
@@ -74,9 +94,11 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
             return Err(UsageError(format!("--etcd-archive {}: no such file", a.display())).into());
         }
     }
+    let clock = clock_launch(args.clock, &args.clock_offset_file)?;
     let etcd = Etcd {
         archive: args.etcd_archive.clone(),
         health_timeout: Duration::from_secs_f64(args.health_timeout),
+        clock,
         ..Etcd::default()
     };
     let database: &dyn Db = match args.db {

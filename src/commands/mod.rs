@@ -1,9 +1,12 @@
 //! Subcommand implementations (anyhow with context; exit codes as Jepsen's).
 
 pub mod check;
+pub mod clock;
 pub mod cluster;
 pub mod db;
 pub mod exec;
+pub mod heal;
+pub mod nemesis;
 pub mod nodes;
 pub mod sim;
 pub mod test;
@@ -29,6 +32,10 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a),
         Command::Test(a) => test::run(a),
         Command::TestAll(a) => test::run_all(a),
+        Command::Heal(a) => heal::run(a),
+        Command::ClockLaunch(a) => clock::run(a),
+        Command::NfqueueDelay(a) => clock::run_nfqueue(a),
+        Command::Nemesis(a) => nemesis::run(a),
     }
 }
 

@@ -20,6 +20,20 @@ const LOG_FILE: &str = "/opt/etcd/etcd.log";
 const PID_FILE: &str = "/opt/etcd/etcd.pid";
 const ARCHIVE_ON_NODE: &str = "/opt/etcd/etcd-release.tar.gz";
 
+/// Where [`ClockLaunch`] puts the faultline binary on each node.
+pub const LAUNCHER_DIR: &str = "/opt/faultline";
+pub const LAUNCHER_ON_NODE: &str = "/opt/faultline/faultline";
+
+/// Runs etcd under `faultline clock-launch`, so that clock faults reach it
+/// (etcd is a Go program: libfaketime cannot shift its clock).
+#[derive(Debug, Clone)]
+pub struct ClockLaunch {
+    /// The faultline binary on the controller, copied to every node at setup.
+    pub binary: PathBuf,
+    /// The offset file the clock nemesis rewrites on the nodes.
+    pub offset_file: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Etcd {
     /// A release archive (etcd-vX.Y.Z-linux-amd64.tar.gz) to install on every
@@ -29,6 +43,8 @@ pub struct Etcd {
     pub peer_port: u16,
     /// How long setup and start wait for the member to be healthy.
     pub health_timeout: Duration,
+    /// Start etcd under the clock launcher (for clock faults).
+    pub clock: Option<ClockLaunch>,
 }
 
 impl Default for Etcd {
@@ -38,6 +54,7 @@ impl Default for Etcd {
             client_port: 2379,
             peer_port: 2380,
             health_timeout: Duration::from_secs(30),
+            clock: None,
         }
     }
 }
@@ -126,8 +143,28 @@ impl Etcd {
         format!("http://{host}:{}", self.peer_port)
     }
 
+    /// Copies the launcher to the node unless an identical-size copy is there
+    /// (the binary is large; setup runs often).
+    fn install_launcher(&self, node: &dyn Remote) -> Result<(), DbError> {
+        let Some(clock) = &self.clock else {
+            return Ok(());
+        };
+        let local_len = std::fs::metadata(&clock.binary)
+            .map_err(|e| DbError::Invalid(format!("{}: {e}", clock.binary.display())))?
+            .len();
+        let remote = node.exec(&Cmd::new("stat").args(["-c", "%s", LAUNCHER_ON_NODE]))?;
+        if remote.status.success() && remote.stdout.trim() == local_len.to_string() {
+            return Ok(());
+        }
+        node.run(&Cmd::new("mkdir").args(["-p", LAUNCHER_DIR]))?;
+        node.upload(&clock.binary, LAUNCHER_ON_NODE)?;
+        node.run(&Cmd::new("chmod").args(["755", LAUNCHER_ON_NODE]))?;
+        Ok(())
+    }
+
     fn install(&self, node: &dyn Remote) -> Result<(), DbError> {
         node.run(&Cmd::new("mkdir").args(["-p", DIR]))?;
+        self.install_launcher(node)?;
         let Some(archive) = &self.archive else {
             self.etcd_bin(node)?;
             return Ok(());
@@ -280,6 +317,9 @@ impl Db for Etcd {
         self.resume(ctx, node)?;
         self.kill(ctx, node)?;
         node.run(&Cmd::new("rm").args(["-rf", DIR]))?;
+        if self.clock.is_some() {
+            node.run(&Cmd::new("rm").args(["-rf", LAUNCHER_DIR]))?;
+        }
         Ok(())
     }
 
@@ -311,11 +351,19 @@ impl Db for Etcd {
         // the log, or the SSH channel would stay open as long as etcd runs.
         // On restart with an existing data dir, etcd ignores the
         // --initial-cluster* flags and rejoins with its stored membership.
+        // Under the clock launcher, etcd keeps the launcher's PID (it execs
+        // etcd), so the pidfile, kill and pause work unchanged.
+        let daemon = Cmd::new("start-stop-daemon")
+            .args(["--start", "--background", "--no-close", "--oknodo"])
+            .args(["--make-pidfile", "--pidfile", PID_FILE]);
+        let daemon = match &self.clock {
+            None => daemon.args(["--chdir", DIR, "--exec", &bin, "--"]),
+            Some(c) => daemon
+                .args(["--chdir", DIR, "--exec", LAUNCHER_ON_NODE, "--"])
+                .args(["clock-launch", "--offset-file", &c.offset_file, "--", &bin]),
+        };
         node.run(
-            &Cmd::new("start-stop-daemon")
-                .args(["--start", "--background", "--no-close", "--oknodo"])
-                .args(["--make-pidfile", "--pidfile", PID_FILE])
-                .args(["--chdir", DIR, "--exec", &bin, "--"])
+            &daemon
                 .args(["--name", &me.name, "--data-dir", DATA_DIR])
                 .arg("--listen-peer-urls")
                 .arg(format!("http://0.0.0.0:{}", self.peer_port))

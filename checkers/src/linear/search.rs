@@ -92,6 +92,10 @@ const MAX_BEST_STATES: usize = 16;
 /// Counts of indeterminate operations used, none below another (see the module doc).
 type Antichain = SmallVec<[Box<[u32]>; 1]>;
 
+/// A configuration's prefix, state and window: inline up to four words, which covers
+/// windows of up to 192 operations without a heap allocation.
+type MemoKey = SmallVec<[u64; 4]>;
+
 pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     pb: &'a Problem<M>,
@@ -125,8 +129,8 @@ pub(crate) struct Search<'a, M: Model> {
     best_states: Vec<u32>,
     since_check: u64,
 
-    memo_plain: FxHashSet<Box<[u64]>>,
-    memo_dominance: FxHashMap<Box<[u64]>, Antichain>,
+    memo_plain: FxHashSet<MemoKey>,
+    memo_dominance: FxHashMap<MemoKey, Antichain>,
     key_buf: Vec<u64>,
 
     /// Bytes of memo and state tables not yet reported to the shared budget, and those
@@ -377,8 +381,7 @@ impl<'a, M: Model> Search<'a, M> {
                 return false;
             }
             self.unreported_bytes += self.key_buf.len() * 8 + 40;
-            self.memo_plain
-                .insert(self.key_buf.clone().into_boxed_slice());
+            self.memo_plain.insert(MemoKey::from_slice(&self.key_buf));
         } else {
             let used = &self.used;
             let dominated = |seen: &[u32]| seen.iter().zip(used).all(|(a, b)| a <= b);
@@ -395,7 +398,7 @@ impl<'a, M: Model> Search<'a, M> {
                 None => {
                     self.unreported_bytes += self.key_buf.len() * 8 + used.len() * 4 + 72;
                     self.memo_dominance.insert(
-                        self.key_buf.clone().into_boxed_slice(),
+                        MemoKey::from_slice(&self.key_buf),
                         smallvec::smallvec![used.clone().into_boxed_slice()],
                     );
                 }

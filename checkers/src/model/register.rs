@@ -245,13 +245,63 @@ impl fmt::Display for KvOp {
     }
 }
 
-/// The string stored under one key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KvState(pub String);
+/// The string stored under one key, with a hash kept up to date as it grows: appends
+/// make long strings, and the search hashes every new state, so rehashing the whole
+/// string each time would cost as much as the rest of the search.
+#[derive(Debug, Clone)]
+pub struct KvState {
+    value: String,
+    hash: u64,
+}
+
+impl KvState {
+    pub fn new(value: String) -> KvState {
+        let hash = extend_hash(HASH_SEED, &value);
+        KvState { value, hash }
+    }
+
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    fn appended(&self, suffix: &str) -> KvState {
+        let mut value = String::with_capacity(self.value.len() + suffix.len());
+        value.push_str(&self.value);
+        value.push_str(suffix);
+        KvState {
+            value,
+            hash: extend_hash(self.hash, suffix),
+        }
+    }
+}
+
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// A hash over the bytes in order, so that hash(a + b) = extend_hash(hash(a), b).
+fn extend_hash(mut h: u64, s: &str) -> u64 {
+    for b in s.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl PartialEq for KvState {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.value == other.value
+    }
+}
+
+impl Eq for KvState {}
+
+impl std::hash::Hash for KvState {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash)
+    }
+}
 
 impl fmt::Display for KvState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
+        write!(f, "{:?}", self.value)
     }
 }
 
@@ -278,7 +328,7 @@ impl Model for Kv {
     }
 
     fn init(&self) -> KvState {
-        KvState(String::new())
+        KvState::new(String::new())
     }
 
     fn parse(
@@ -302,17 +352,12 @@ impl Model for Kv {
     fn step(&self, state: &KvState, op: &KvOp, next: &mut Vec<KvState>) {
         match op {
             KvOp::Get(v) => {
-                if state.0 == *v {
+                if state.value == *v {
                     next.push(state.clone())
                 }
             }
-            KvOp::Put(v) => next.push(KvState(v.clone())),
-            KvOp::Append(v) => {
-                let mut s = String::with_capacity(state.0.len() + v.len());
-                s.push_str(&state.0);
-                s.push_str(v);
-                next.push(KvState(s))
-            }
+            KvOp::Put(v) => next.push(KvState::new(v.clone())),
+            KvOp::Append(v) => next.push(state.appended(v)),
         }
     }
 
@@ -321,7 +366,7 @@ impl Model for Kv {
     }
 
     fn heap_size(&self, state: &KvState) -> usize {
-        state.0.capacity()
+        state.value.capacity()
     }
 
     fn explain(&self, state: &KvState, op: &KvOp) -> String {
@@ -400,6 +445,21 @@ mod tests {
             relevant_register_writes(&ind, &det),
             vec![false, true, true, true, false]
         );
+    }
+
+    #[test]
+    fn kv_state_hash_follows_appends() {
+        let a = KvState::new("x 1 0 y".into()).appended("x 2 0 y");
+        let b = KvState::new("x 1 0 yx 2 0 y".into());
+        assert_eq!(a, b);
+        let mut v = Vec::new();
+        Kv.step(
+            &KvState::new("ab".into()),
+            &KvOp::Append("c".into()),
+            &mut v,
+        );
+        assert_eq!(v[0].value(), "abc");
+        assert_ne!(KvState::new("ab".into()), KvState::new("ba".into()));
     }
 
     #[test]
