@@ -23,6 +23,10 @@ pub enum Command {
     Db(crate::commands::db::DbArgs),
     /// Run one command on nodes (a quick check that the control plane works)
     Exec(crate::commands::exec::ExecArgs),
+    /// Run a workload against a database on the nodes, check it and store the run
+    Test(crate::commands::test::TestArgs),
+    /// Run every workload (or --workloads) as `test` does, with a summary table
+    TestAll(crate::commands::test::TestAllArgs),
     /// Remove every fault faultline left on the nodes (after a crashed run)
     Heal(crate::commands::heal::HealArgs),
     /// Start or stop one fault by hand

@@ -1,6 +1,7 @@
 //! faultline's library side: the control plane, the local cluster and DB
 //! automation, shared by the `faultline` binary and its integration tests.
 
+pub mod clients;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod clock;
 pub mod cluster;

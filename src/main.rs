@@ -4,6 +4,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod logging;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_tracing();
+    logging::init();
     match commands::run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -27,15 +28,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("FAULTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

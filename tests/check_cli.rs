@@ -214,3 +214,27 @@ fn timeout_gives_unknown_and_is_honoured() {
     // Not a speed target (those live in the benchmarks): a sanity bound far above it.
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
 }
+
+/// A store folder whose history was cut mid-line by a crash still checks: the partial
+/// last line is left out with a warning. The same file given directly is malformed.
+#[test]
+fn a_store_folder_with_a_partial_last_line_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let lines = [
+        r#"{"index":0,"type":"invoke","process":0,"f":"write","value":1}"#,
+        r#"{"index":1,"type":"ok","process":0,"f":"write","value":1}"#,
+        r#"{"index":2,"type":"invoke","process":0,"f":"read","value":null}"#,
+    ];
+    let text = format!("{}\n{}", lines.join("\n"), r#"{"index":3,"type":"o"#);
+    std::fs::write(run.join("history.jsonl"), &text).unwrap();
+    std::fs::write(run.join("test.json"), r#"{"model":"cas-register"}"#).unwrap();
+    let out = faultline(&["check", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("partial last line"), "{stderr}");
+    let file = run.join("history.jsonl");
+    let out = faultline(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(254));
+}

@@ -23,6 +23,7 @@ fn every_workload_passes_against_the_memory_store() {
                 rate: 2000.0,
                 ops_per_key: 50,
                 threads_per_key: 3,
+                recovery_time: 0,
                 ..WorkloadOptions::default()
             },
         );
@@ -200,4 +201,124 @@ fn a_stored_run_is_complete_and_rechecks_with_faultline_check() {
         .path()
         .join("memory register/latest/history.jsonl")
         .exists());
+}
+
+/// Counts opens and closes, and checks that no client is ever used by two operations at
+/// once or after it was closed.
+struct Counting {
+    opens: std::sync::atomic::AtomicU64,
+    closes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct CountingClient {
+    node: String,
+    busy: std::sync::atomic::AtomicBool,
+    closed: bool,
+    closes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ClientFactory for Counting {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(CountingClient {
+            node: node.to_string(),
+            busy: Default::default(),
+            closed: false,
+            closes: self.closes.clone(),
+        }))
+    }
+}
+
+impl Client for CountingClient {
+    fn invoke(&mut self, op: &Invocation) -> Completion {
+        use std::sync::atomic::Ordering::SeqCst;
+        assert!(!self.closed, "used after close");
+        assert!(
+            !self.busy.swap(true, SeqCst),
+            "used by two operations at once"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+        self.busy.store(false, SeqCst);
+        // Every fifth write is indeterminate: its process is retired.
+        match (&*op.f, op.value.as_u64()) {
+            ("write", Some(v)) if v % 5 == 0 => Completion::info(op.value.clone(), "lost"),
+            _ => Completion::ok(Value::from(self.node.clone())),
+        }
+    }
+    fn close(&mut self) {
+        assert!(!self.closed, "closed twice");
+        self.closed = true;
+        self.closes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn clients_are_reused_per_process_and_reopened_after_info() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let cfg = RunConfig::new(8, vec!["n1".into(), "n2".into(), "n3".into()]);
+    let mut i = 0u64;
+    let g = gen::clients(gen::limit(
+        2000,
+        gen::from_fn(move |_, _| {
+            i += 1;
+            Some(OpSpec::new("write", Value::from(i)))
+        }),
+    ));
+    let factory = Arc::new(Counting {
+        opens: Default::default(),
+        closes: Default::default(),
+    });
+    let s = runner::run(g, factory.clone(), &cfg, &path).unwrap();
+    assert_eq!(s.ok + s.info, 2000, "{s:?}");
+    let h = read_file(&path, None).unwrap();
+    // One client per process.
+    let processes: std::collections::BTreeSet<_> =
+        h.ops.iter().map(|o| o.process.clone()).collect();
+    assert_eq!(factory.opens.load(SeqCst), processes.len() as u64);
+    // (A process retired by the last operations of its thread has no successor.)
+    let n = processes.len() as u64;
+    assert!(
+        n <= 8 + s.info && n + 8 >= 8 + s.info,
+        "{n} processes, {s:?}"
+    );
+    // Every client was closed by the end (after info, or when the run ended).
+    assert_eq!(factory.closes.load(SeqCst), factory.opens.load(SeqCst));
+    // Each op ran on its thread's node.
+    for op in h.ops.iter().filter(|o| o.kind == OpType::Ok) {
+        assert_eq!(op.value.as_str(), op.node.as_deref());
+    }
+}
+
+struct Slow;
+struct SlowClient;
+
+impl ClientFactory for Slow {
+    fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
+        Ok(Box::new(SlowClient))
+    }
+}
+
+impl Client for SlowClient {
+    fn invoke(&mut self, op: &Invocation) -> Completion {
+        std::thread::sleep(Duration::from_millis(50));
+        Completion::ok(op.value.clone())
+    }
+}
+
+/// Blocking clients still run `concurrency` operations at once.
+#[test]
+fn slow_clients_run_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let cfg = RunConfig::new(20, vec!["n1".into()]);
+    let g = gen::clients(gen::time_limit(
+        SECOND,
+        gen::repeat(gen::op(OpSpec::new("read", Value::Null))),
+    ));
+    let s = runner::run(g, Arc::new(Slow), &cfg, &path).unwrap();
+    // 20 at a time for 1 s at 50 ms each: about 400 (one at a time would be 20).
+    assert!(s.ok >= 250, "{s:?}");
 }

@@ -185,7 +185,8 @@ fn check_one(
 ) -> Result<Outcome, BadInput> {
     let (file, stored_model) = locate(path)?;
     let t0 = Instant::now();
-    let history = read(&file, format, deadline).map_err(|e| BadInput(e.to_string()))?;
+    let from_store = path.is_dir();
+    let history = read(&file, format, deadline, from_store).map_err(|e| BadInput(e.to_string()))?;
     let read_seconds = t0.elapsed().as_secs_f64();
     let model = match a.model.clone().or(stored_model) {
         Some(m) => m,
@@ -244,10 +245,16 @@ fn check_one(
 }
 
 /// Reads a history; JSON Lines stop at the deadline (the check then reports unknown).
+///
+/// In a store folder, a `history.jsonl` that does not end with a newline was cut short
+/// by a crash of the controller (the runner only ever writes whole lines, but the
+/// kernel may complete only part of a write when the process is killed): its partial
+/// last line is left out, with a warning, rather than making the whole run unreadable.
 fn read(
     file: &Path,
     format: Option<Format>,
     deadline: Option<Instant>,
+    from_store: bool,
 ) -> Result<History, HistoryError> {
     let io = |source| HistoryError::Io {
         file: file.to_path_buf(),
@@ -265,18 +272,58 @@ fn read(
             })?
         }
     };
-    match (format, deadline) {
-        (Format::Jsonl, Some(deadline)) => {
-            let reader = BufReader::with_capacity(1 << 20, File::open(file).map_err(io)?);
-            let mut n = 0u64;
-            let ops = JsonlReader::new(reader, file).take_while(|_| {
-                n += 1;
-                n % 4096 != 0 || Instant::now() < deadline
-            });
-            History::from_ops(file, ops)
-        }
-        _ => history::read_file(file, Some(format)),
+    if format == Format::Jsonl && (deadline.is_some() || from_store) {
+        use std::io::Read;
+        let whole = if from_store {
+            whole_lines_len(file).map_err(io)?
+        } else {
+            u64::MAX
+        };
+        let reader = BufReader::with_capacity(1 << 20, File::open(file).map_err(io)?.take(whole));
+        let mut n = 0u64;
+        let ops = JsonlReader::new(reader, file).take_while(|_| {
+            n += 1;
+            n % 4096 != 0 || !deadline.is_some_and(|d| Instant::now() >= d)
+        });
+        return History::from_ops(file, ops);
     }
+    history::read_file(file, Some(format))
+}
+
+/// The length of `file` up to and including its last newline, warning when a partial
+/// line follows it.
+fn whole_lines_len(file: &Path) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(file)?;
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            let whole = start + i as u64 + 1;
+            if whole < len {
+                eprintln!(
+                    "warning: {}: ignoring a partial last line ({} bytes): the run was cut short",
+                    file.display(),
+                    len - whole
+                );
+            }
+            return Ok(whole);
+        }
+        end = start;
+    }
+    // Not one newline: at most one partial line.
+    if len > 0 {
+        eprintln!(
+            "warning: {}: ignoring a partial last line ({len} bytes): the run was cut short",
+            file.display()
+        );
+    }
+    Ok(0)
 }
 
 fn default_memory_limit() -> usize {

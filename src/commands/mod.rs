@@ -9,6 +9,7 @@ pub mod heal;
 pub mod nemesis;
 pub mod nodes;
 pub mod sim;
+pub mod test;
 
 use crate::cli::Command;
 
@@ -29,6 +30,8 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::Cluster(a) => cluster::run(a),
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::Test(a) => test::run(a),
+        Command::TestAll(a) => test::run_all(a),
         Command::Heal(a) => heal::run(a),
         Command::ClockLaunch(a) => clock::run(a),
         Command::NfqueueDelay(a) => clock::run_nfqueue(a),

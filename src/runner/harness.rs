@@ -5,8 +5,9 @@ use super::{run, ClientFactory, RunConfig, RunError, RunSummary};
 use crate::store::RunDir;
 use faultline_checkers::history::read_file;
 use faultline_checkers::Validity;
-use faultline_workloads::check::check;
-use faultline_workloads::workload::{build, WorkloadKind, WorkloadOptions};
+use faultline_workloads::check::{check, CheckerKind};
+use faultline_workloads::gen::Gen;
+use faultline_workloads::workload::{build, Workload, WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,9 +38,28 @@ pub fn run_test(
     config: Value,
 ) -> Result<TestOutcome, HarnessError> {
     let dir = RunDir::create(base, name)?;
+    let w = prepare(&dir, kind, opts, cfg, config)?;
+    let summary = execute(&dir, w.generator, factory, cfg)?;
+    let valid = analyze(&dir, w.checker, &summary)?;
+    Ok(TestOutcome {
+        dir,
+        valid,
+        summary,
+    })
+}
+
+/// Builds the workload and writes `test.json` (before anything runs, so that a run
+/// cut short still says how to check its history).
+pub fn prepare(
+    dir: &RunDir,
+    kind: WorkloadKind,
+    opts: &WorkloadOptions,
+    cfg: &RunConfig,
+    config: Value,
+) -> Result<Workload, HarnessError> {
     let w = build(kind, opts);
     let mut test = json!({
-        "name": name,
+        "name": dir.name,
         "workload": kind,
         "checker": w.checker,
         "model": w.model(),
@@ -48,6 +68,7 @@ pub fn run_test(
         "nodes": cfg.nodes,
         "time_limit_secs": opts.time_limit as f64 / 1e9,
         "rate": opts.rate,
+        "recovery_time_secs": opts.recovery_time as f64 / 1e9,
         "op_timeout_secs": cfg.op_timeout.as_secs_f64(),
         "start_time": dir.stamp,
     });
@@ -55,12 +76,32 @@ pub fn run_test(
         t.extend(extra);
     }
     dir.write_json("test.json", &test)?;
+    Ok(w)
+}
+
+/// Runs the generator, journaling to `history.jsonl`.
+pub fn execute(
+    dir: &RunDir,
+    generator: Gen,
+    factory: Arc<dyn ClientFactory>,
+    cfg: &RunConfig,
+) -> Result<RunSummary, HarnessError> {
     let history = dir.path("history.jsonl");
-    tracing::info!(dir = %dir.dir.display(), "running {name}");
-    let summary = run(w.generator, factory, cfg, &history)?;
+    tracing::info!(dir = %dir.dir.display(), "running {}", dir.name);
+    Ok(run(generator, factory, cfg, &history)?)
+}
+
+/// Checks the stored history, writes `results.json` (with the run's summary) and points
+/// the `latest` links at the run.
+pub fn analyze(
+    dir: &RunDir,
+    checker: CheckerKind,
+    summary: &RunSummary,
+) -> Result<Validity, HarnessError> {
+    let history = dir.path("history.jsonl");
     let (valid, results) = match read_file(&history, None) {
         Ok(h) => {
-            let o = check(w.checker, &h, &Default::default());
+            let o = check(checker, &h, &Default::default());
             (o.valid, o.results)
         }
         // The history is on disk either way; an unreadable one cannot be judged.
@@ -73,14 +114,10 @@ pub fn run_test(
     if let Some(r) = results.as_object_mut() {
         r.insert(
             "run".into(),
-            serde_json::to_value(&summary).unwrap_or(Value::Null),
+            serde_json::to_value(summary).unwrap_or(Value::Null),
         );
     }
     dir.write_json("results.json", &results)?;
     dir.update_links()?;
-    Ok(TestOutcome {
-        dir,
-        valid,
-        summary,
-    })
+    Ok(valid)
 }

@@ -64,6 +64,8 @@ pub struct WorkloadOptions {
     pub max_writes_per_key: u64,
     /// How long the final phase (final reads) may take, ns.
     pub final_time_limit: u64,
+    /// Before the final reads: time for the cluster to recover once faults stop, ns.
+    pub recovery_time: u64,
 }
 
 impl Default for WorkloadOptions {
@@ -78,6 +80,7 @@ impl Default for WorkloadOptions {
             max_txn_len: 4,
             max_writes_per_key: 32,
             final_time_limit: 30 * SECOND,
+            recovery_time: 2 * SECOND,
         }
     }
 }
@@ -161,6 +164,8 @@ pub fn set(opts: &WorkloadOptions) -> Workload {
         kind: WorkloadKind::Set,
         generator: gen::phases(vec![
             main_phase(opts, adds),
+            gen::log("recovering before the final read"),
+            gen::sleep(opts.recovery_time),
             gen::log("final read"),
             final_read,
         ]),

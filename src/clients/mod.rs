@@ -1,0 +1,4 @@
+//! Database clients: what the runner's workers use to run operations against a real
+//! database.
+
+pub mod etcd;

@@ -1,0 +1,489 @@
+//! `faultline test` and `faultline test-all`: set the database up on the nodes, run a
+//! workload against it with concurrent clients, check the history, keep everything in
+//! the store, tear the database down. Exit codes as Jepsen's: 0 valid, 1 invalid,
+//! 2 unknown, 254 bad arguments, 255 anything else.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use faultline::clients::etcd::EtcdClients;
+use faultline::control::Control;
+use faultline::db::{self, etcd::Etcd, Db};
+use faultline::runner::harness;
+use faultline::runner::{Progress, RunConfig, RunSummary};
+use faultline::store::RunDir;
+use faultline_checkers::Validity;
+use faultline_workloads::gen::SECOND;
+use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
+use serde_json::json;
+
+use super::db::DbKind;
+use super::UsageError;
+use crate::cli::NodeOpts;
+use crate::logging;
+
+/// Options shared by `test` and `test-all`.
+#[derive(Debug, Args)]
+pub struct TestOpts {
+    #[arg(long = "db", value_enum, default_value = "etcd")]
+    pub db: DbKind,
+    #[command(flatten)]
+    pub nodes: NodeOpts,
+    /// Seconds of workload (the main phase)
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub time_limit: f64,
+    /// Client threads: a number, or "3n" for three per node
+    #[arg(long, default_value = "10", value_name = "N|Kn")]
+    pub concurrency: String,
+    /// Operations per second, all clients together (0: as fast as they go)
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Random seed for the generators (default: random, printed and stored)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run each test this many times (each with seed + i)
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub test_count: u32,
+    /// Leave the database running after the test (its data stays too)
+    #[arg(long)]
+    pub leave_db_running: bool,
+    /// Register reads use etcd's serializable (possibly stale, local) reads
+    #[arg(long)]
+    pub serializable_reads: bool,
+    /// Where runs are stored: DIR/<test>/<timestamp>/
+    #[arg(long, default_value = "store", value_name = "DIR")]
+    pub store: PathBuf,
+    /// Seconds before a client gives up on an operation (it becomes info)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub op_timeout: f64,
+    /// Seconds to let the cluster recover before final reads
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub recovery_time: f64,
+    /// etcd release archive (.tar.gz) to install instead of the node's etcd
+    #[arg(long, value_name = "PATH")]
+    pub etcd_archive: Option<PathBuf>,
+    /// No live progress line
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// register, set or append
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+    #[command(flatten)]
+    pub opts: TestOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct TestAllArgs {
+    /// Workloads to run (default: all)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub workloads: Vec<String>,
+    #[command(flatten)]
+    pub opts: TestOpts,
+}
+
+/// Set by Ctrl-C: stop generating, let operations in flight finish, then tear down,
+/// check and store as usual.
+fn stop_flag() -> Arc<AtomicBool> {
+    static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    STOP.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let presses = AtomicU32::new(0);
+        let r = ctrlc::set_handler(move || {
+            if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+                flag.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "\ninterrupted: finishing operations in flight, then teardown, check and store (Ctrl-C again to exit at once)"
+                );
+            } else {
+                eprintln!("\nexiting at once: the database may still be running");
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = r {
+            tracing::warn!("no Ctrl-C handler: {e}");
+        }
+        stop
+    })
+    .clone()
+}
+
+/// Everything validated, ready to run tests.
+struct Plan {
+    concurrency: usize,
+    seed: u64,
+    time_limit: u64,
+    recovery: u64,
+    op_timeout: Duration,
+}
+
+fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
+    if !(v.is_finite() && v >= min && v <= 366.0 * 86_400.0) {
+        return Err(UsageError(format!(
+            "--{name} must be a number of seconds >= {min}, not {v}"
+        ))
+        .into());
+    }
+    Ok(v)
+}
+
+/// "10" or "3n" (per node).
+pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, String> {
+    let s = s.trim();
+    let n = match s.strip_suffix('n') {
+        Some(k) => k
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| k.checked_mul(nodes))
+            .ok_or_else(|| format!("bad --concurrency {s:?}"))?,
+        None => s
+            .parse::<usize>()
+            .map_err(|_| format!("bad --concurrency {s:?}: a number or Kn"))?,
+    };
+    if n == 0 || n > 10_000 {
+        return Err(format!(
+            "--concurrency must be between 1 and 10000, not {n}"
+        ));
+    }
+    Ok(n)
+}
+
+fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
+    let time_limit = seconds("time-limit", o.time_limit, 0.0)?;
+    let recovery = seconds("recovery-time", o.recovery_time, 0.0)?;
+    let op_timeout = seconds("op-timeout", o.op_timeout, 0.001)?;
+    if !(o.rate.is_finite() && o.rate >= 0.0) {
+        return Err(UsageError(format!("--rate must be >= 0, not {}", o.rate)).into());
+    }
+    if o.test_count == 0 {
+        return Err(UsageError("--test-count must be at least 1".into()).into());
+    }
+    if let Some(a) = &o.etcd_archive {
+        if !a.is_file() {
+            return Err(UsageError(format!("--etcd-archive {}: no such file", a.display())).into());
+        }
+    }
+    let concurrency = parse_concurrency(&o.concurrency, nodes).map_err(UsageError)?;
+    Ok(Plan {
+        concurrency,
+        seed: o.seed.unwrap_or_else(rand::random),
+        time_limit: (time_limit * 1e9) as u64,
+        recovery: (recovery * 1e9) as u64,
+        op_timeout: Duration::from_secs_f64(op_timeout),
+    })
+}
+
+fn parse_workload(s: &str) -> anyhow::Result<WorkloadKind> {
+    s.parse().map_err(|e: String| UsageError(e).into())
+}
+
+pub fn run(a: TestArgs) -> anyhow::Result<u8> {
+    let kind = parse_workload(&a.workload)?;
+    run_matrix(&a.opts, &[kind], false)
+}
+
+pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
+    let kinds = if a.workloads.is_empty() {
+        WorkloadKind::ALL.to_vec()
+    } else {
+        a.workloads
+            .iter()
+            .map(|w| parse_workload(w))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    run_matrix(&a.opts, &kinds, true)
+}
+
+struct Row {
+    name: String,
+    seed: u64,
+    valid: Validity,
+    summary: RunSummary,
+    dir: PathBuf,
+}
+
+fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
+    let nodes = super::nodes::resolve_nodes(&o.nodes)?;
+    let plan = plan(o, nodes.len())?;
+    let stop = stop_flag();
+    let control = super::nodes::connect(&o.nodes)?;
+    let etcd = Etcd {
+        archive: o.etcd_archive.clone(),
+        ..Etcd::default()
+    };
+    let database: &dyn Db = match o.db {
+        DbKind::Etcd => &etcd,
+    };
+    let mut rows = Vec::new();
+    let mut crashed: Vec<String> = Vec::new();
+    'outer: for &kind in kinds {
+        for i in 0..o.test_count {
+            if stop.load(Ordering::SeqCst) {
+                break 'outer;
+            }
+            let seed = plan.seed.wrapping_add(i as u64);
+            match run_one(o, &plan, kind, seed, i, &control, database, &etcd, &stop) {
+                Ok(row) => rows.push(row),
+                // One test: its error is the command's. A matrix goes on with the next
+                // test (as Jepsen's test-all) and reports the crash at the end.
+                Err(e) if table => {
+                    let name = format!("{}-{} (seed {seed})", database.name(), kind.name());
+                    eprintln!("{name} crashed: {e:#}");
+                    // The table gets the first line; the whole error is above and in the
+                    // run's faultline.log.
+                    let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+                    crashed.push(format!("{name}: {first}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let verdict: Validity = rows.iter().map(|r| r.valid).collect();
+    if table && (!rows.is_empty() || !crashed.is_empty()) {
+        println!(
+            "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
+            "test", "seed", "ops", "ok", "fail", "info"
+        );
+        for r in &rows {
+            let s = &r.summary;
+            println!(
+                "{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  {}",
+                r.name,
+                r.seed,
+                s.ok + s.fail + s.info,
+                s.ok,
+                s.fail,
+                s.info,
+                r.valid
+            );
+        }
+        for c in &crashed {
+            println!("CRASHED: {c}");
+        }
+        if crashed.is_empty() {
+            println!("overall: {verdict}");
+        } else {
+            println!(
+                "overall: {} test(s) crashed; the others: {verdict}",
+                crashed.len()
+            );
+        }
+    }
+    if stop.load(Ordering::SeqCst) {
+        eprintln!(
+            "interrupted; stored runs: {}",
+            rows.iter()
+                .map(|r| r.dir.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    if !crashed.is_empty() {
+        return Ok(super::EXIT_INTERNAL);
+    }
+    Ok(verdict.exit_code() as u8)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    o: &TestOpts,
+    plan: &Plan,
+    kind: WorkloadKind,
+    seed: u64,
+    index: u32,
+    control: &Control,
+    database: &dyn Db,
+    etcd: &Etcd,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Row> {
+    let name = format!("{}-{}", database.name(), kind.name());
+    let dir = RunDir::create(&o.store, &name)
+        .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
+    if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
+        tracing::warn!("no faultline.log: {e}");
+    }
+    let result = run_in(
+        o, plan, kind, seed, index, control, database, etcd, stop, &dir,
+    );
+    if let Err(e) = &result {
+        tracing::error!("{e:#}");
+    }
+    logging::close_file();
+    let (valid, summary) = result?;
+    let s = &summary;
+    let ops = s.ok + s.fail + s.info;
+    println!(
+        "{name}: {valid}  ({ops} ops: {} ok, {} fail, {} info; {:.1} s, {:.1} ops/s{})",
+        s.ok,
+        s.fail,
+        s.info,
+        s.elapsed_secs,
+        ops as f64 / s.elapsed_secs.max(1e-9),
+        if s.interrupted { "; interrupted" } else { "" }
+    );
+    println!("  stored in {}", dir.dir.display());
+    Ok(Row {
+        name,
+        seed,
+        valid,
+        summary,
+        dir: dir.dir,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_in(
+    o: &TestOpts,
+    plan: &Plan,
+    kind: WorkloadKind,
+    seed: u64,
+    index: u32,
+    control: &Control,
+    database: &dyn Db,
+    etcd: &Etcd,
+    stop: &Arc<AtomicBool>,
+    dir: &RunDir,
+) -> anyhow::Result<(Validity, RunSummary)> {
+    let nodes = control.nodes();
+    let opts = WorkloadOptions {
+        concurrency: plan.concurrency,
+        time_limit: plan.time_limit,
+        rate: o.rate,
+        recovery_time: plan.recovery,
+        final_time_limit: 30 * SECOND,
+        ..WorkloadOptions::default()
+    };
+    let mut cfg = RunConfig::new(
+        plan.concurrency,
+        nodes.iter().map(|n| n.name.clone()).collect(),
+    );
+    cfg.seed = seed;
+    cfg.op_timeout = plan.op_timeout;
+    cfg.stop = stop.clone();
+    cfg.progress = Arc::new(Progress::default());
+    let config = json!({
+        "db": database.name(),
+        "command_line": std::env::args().collect::<Vec<_>>(),
+        "test_index": index,
+        "test_count": o.test_count,
+        "serializable_reads": o.serializable_reads,
+        "leave_db_running": o.leave_db_running,
+        "hosts": nodes.iter().map(|n| json!({"name": n.name, "host": n.host})).collect::<Vec<_>>(),
+        "store": o.store,
+        "nemesis": [],
+    });
+    let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
+    tracing::info!(
+        seed,
+        concurrency = plan.concurrency,
+        "test {} starts",
+        dir.name
+    );
+
+    // A failed setup has already torn down (setup_all's retries): nothing to run.
+    db::setup_all(database, control, 3).context("database setup")?;
+    let hosts: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.host.clone()))
+        .collect();
+    let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
+    let clients = EtcdClients::new(&hosts, etcd.client_port, kind, prefix, o.serializable_reads);
+
+    let bar = (!o.no_progress).then(|| ProgressLine::start(cfg.progress.clone()));
+    let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+    drop(bar);
+
+    // Logs and teardown whatever the run did: a failed run's logs matter most.
+    match db::download_logs(database, control, &dir.dir) {
+        Ok(files) => tracing::info!("downloaded {} log file(s)", files.len()),
+        Err(e) => tracing::warn!("log download: {e}"),
+    }
+    if o.leave_db_running {
+        tracing::info!("leaving {} running", database.name());
+    } else if let Err(e) = db::teardown_all(database, control) {
+        tracing::warn!("teardown: {e}");
+    }
+    let summary = ran.context("running the workload")?;
+    tracing::info!("checking the history");
+    let valid = harness::analyze(dir, w.checker, &summary)?;
+    Ok((valid, summary))
+}
+
+/// The live progress line on standard error: elapsed, ops/s, ok / fail / info.
+struct ProgressLine {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressLine {
+    fn start(progress: Arc<Progress>) -> Self {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        logging::set_bar(Some(bar.clone()));
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut last = (start, 0u64);
+            while !flag.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                let total = progress.completed();
+                let dt = now.duration_since(last.0).as_secs_f64();
+                if dt >= 1.0 {
+                    // ops/s over the last second or so, not since the start.
+                    let rate = (total - last.1) as f64 / dt;
+                    last = (now, total);
+                    bar.set_message(format!(
+                        "{rate:>7.0} ops/s  ok {}  fail {}  info {}  faults: none",
+                        progress.ok.load(Ordering::Relaxed),
+                        progress.fail.load(Ordering::Relaxed),
+                        progress.info.load(Ordering::Relaxed),
+                    ));
+                }
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        ProgressLine {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        logging::set_bar(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency() {
+        assert_eq!(parse_concurrency("10", 5), Ok(10));
+        assert_eq!(parse_concurrency("3n", 5), Ok(15));
+        assert!(parse_concurrency("0", 5).is_err());
+        assert!(parse_concurrency("xn", 5).is_err());
+        assert!(parse_concurrency("-1", 5).is_err());
+        assert!(parse_concurrency("99999999999999999999n", 5).is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! `faultline test` end to end on a local cluster: etcd set up on real nodes (network
+//! namespaces + sshd), a workload run through the binary, the verdict, the store folder,
+//! and a controller SIGKILLed mid-run leaving a history `faultline check` reads.
+//!
+//! Needs root, iproute2, openssh-server and etcd-server; without them it prints why and
+//! passes. Its namespaces and subnet (`fleK`/10.80.K.0, K from the process id) differ
+//! from tests/cluster.rs's and from a manual cluster's, so it can run beside them.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use faultline::cluster::{self, ClusterSpec};
+
+fn run_id() -> u8 {
+    (std::process::id() % 200) as u8
+}
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    for t in [
+        "/usr/sbin/ip",
+        "/usr/sbin/sshd",
+        "/usr/bin/ssh-keygen",
+        "/usr/bin/unshare",
+        "/usr/bin/etcd",
+        "/usr/bin/etcdctl",
+    ] {
+        if !Path::new(t).exists() {
+            return Some(format!("{t} missing (run .ci/run-cluster-deps.sh)"));
+        }
+    }
+    None
+}
+
+/// Tears the cluster down (killing etcd with it) even when an assertion fails.
+struct ClusterGuard {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl Drop for ClusterGuard {
+    fn drop(&mut self) {
+        if let Err(e) = cluster::down(&self.dir, Some(&self.prefix)) {
+            eprintln!("cleanup of {}: {e}", self.dir.display());
+        }
+    }
+}
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env("FAULTLINE_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run faultline")
+}
+
+fn step(name: &str, t0: Instant) {
+    eprintln!("[{:>6.2}s] {name}", t0.elapsed().as_secs_f64());
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs `faultline test` and checks its exit code, verdict and store folder.
+fn test_run(
+    cluster: &str,
+    store: &Path,
+    workload: &str,
+    secs: &str,
+    nodes: &[String],
+    t0: Instant,
+) {
+    let store_s = store.to_str().unwrap();
+    let out = faultline(&[
+        "test",
+        "--db",
+        "etcd",
+        "--workload",
+        workload,
+        "--cluster",
+        cluster,
+        "--time-limit",
+        secs,
+        "--store",
+        store_s,
+        "--seed",
+        "7",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    step(
+        &format!("faultline test --workload {workload}: {}", stdout.trim()),
+        t0,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("valid"), "{stdout}");
+
+    let run = store.join(format!("etcd-{workload}/latest"));
+    assert!(run.join("history.jsonl").is_file());
+    let results = json(&run.join("results.json"));
+    assert_eq!(results["valid"], true, "{results}");
+    let ok = results["stats"]["ok"].as_u64().unwrap_or(0);
+    assert!(ok > 20, "few successful operations: {results}");
+    let test = json(&run.join("test.json"));
+    assert_eq!(test["seed"], 7);
+    assert_eq!(test["workload"], workload);
+    let cmdline = test["command_line"].as_array().expect("command line");
+    assert!(cmdline.iter().any(|a| a == "--time-limit"), "{test}");
+    if workload == "register" {
+        assert_eq!(test["model"], "cas-register");
+    }
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    assert!(log.contains("setting up"), "{log}");
+    for n in nodes {
+        let etcd_log = run.join(n).join("etcd.log");
+        assert!(
+            std::fs::metadata(&etcd_log)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false),
+            "{} missing or empty",
+            etcd_log.display()
+        );
+    }
+    // The stored run re-checks the same (the model comes from test.json).
+    let again = faultline(&["check", run.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+/// Waits (bounded) until `history` has a couple of kB (the run is going), applies
+/// `signal` to the child, and waits for it to exit; returns its output.
+fn wait_for_history(
+    history: &Path,
+    child: &mut Option<std::process::Child>,
+    signal: impl Fn(&std::process::Child),
+) -> Output {
+    let mut c = child.take().expect("a child");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while std::fs::metadata(history).map(|m| m.len()).unwrap_or(0) < 2000 {
+        if Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("no history after 40 s");
+        }
+        if let Ok(Some(status)) = c.try_wait() {
+            panic!("faultline test exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    signal(&c);
+    // The child must finish on its own (bounded): in-flight ops, teardown, check.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        match c.try_wait() {
+            Ok(Some(_)) => break,
+            _ if Instant::now() > deadline => {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("faultline test did not exit within 40 s of the signal");
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let out = c.wait_with_output().expect("child output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("  exit {:?}: {}", out.status.code(), stdout.trim());
+    out
+}
+
+#[test]
+fn faultline_test_end_to_end_on_a_local_cluster() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let spec = ClusterSpec {
+        dir: dir.clone(),
+        nodes: 3,
+        prefix: format!("fle{}", run_id()),
+        subnet: Ipv4Addr::new(10, 80, run_id(), 0),
+    };
+    let _guard = ClusterGuard {
+        dir: dir.clone(),
+        prefix: spec.prefix.clone(),
+    };
+    let state = cluster::up(&spec).expect("cluster up");
+    let nodes: Vec<String> = (1..=state.nodes.len()).map(|i| format!("n{i}")).collect();
+    step("cluster up", t0);
+    let cluster_s = dir.to_str().unwrap();
+    let store = tmp.path().join("store");
+
+    // --- register, 20 s: valid, exit 0, a complete store folder ---
+    test_run(cluster_s, &store, "register", "20", &nodes, t0);
+    // --- set, shorter ---
+    test_run(cluster_s, &store, "set", "6", &nodes, t0);
+
+    // --- append (Elle list-append), short ---
+    test_run(cluster_s, &store, "append", "4", &nodes, t0);
+
+    // --- Ctrl-C (SIGINT): stops cleanly, tears down, checks and stores ---
+    let int_store = tmp.path().join("int-store");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--workload",
+            "register",
+            "--cluster",
+            cluster_s,
+            "--time-limit",
+            "60",
+        ])
+        .arg("--store")
+        .arg(&int_store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start faultline test");
+    let out = wait_for_history(
+        &int_store.join("latest/history.jsonl"),
+        &mut Some(child),
+        |c| {
+            // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+        },
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let run = int_store.join("latest");
+    let results = json(&run.join("results.json"));
+    assert_eq!(results["run"]["interrupted"], true, "{results}");
+    assert_eq!(results["valid"], true, "{results}");
+    // Torn down: no member answers.
+    let st = faultline(&["db", "status", "--cluster", cluster_s]);
+    let st_out = String::from_utf8_lossy(&st.stdout);
+    assert!(!st_out.contains("LEADER"), "{st_out}");
+    step("Ctrl-C: stopped, checked, stored, torn down", t0);
+
+    // --- SIGKILL of the controller mid-run: the history survives and checks ---
+    let kill_store = tmp.path().join("kill-store");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--workload",
+            "register",
+            "--cluster",
+            cluster_s,
+            "--time-limit",
+            "60",
+        ])
+        .arg("--store")
+        .arg(&kill_store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start faultline test");
+    wait_for_history(
+        &kill_store.join("latest/history.jsonl"),
+        &mut Some(child),
+        |c| {
+            // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        },
+    );
+    step("controller SIGKILLed mid-run", t0);
+    let run = kill_store.join("latest");
+    let check = faultline(&["check", run.to_str().unwrap()]);
+    let code = check.status.code();
+    step(&format!("faultline check after SIGKILL: exit {code:?}"), t0);
+    assert!(
+        matches!(code, Some(0..=2)),
+        "exit {code:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // The controller never tore etcd down: do it now (the cluster guard would kill it
+    // anyway, but this exercises teardown after a crash).
+    let td = faultline(&["db", "teardown", "--cluster", cluster_s]);
+    assert_eq!(
+        td.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&td.stderr)
+    );
+    step("done", t0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        t0.elapsed()
+    );
+}
