@@ -131,7 +131,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
 
 /// What a checker said about one file.
 enum Checked {
-    Linear(Report),
+    Linear(Box<Report>),
     Elle(Box<ElleReport>),
 }
 
@@ -240,7 +240,7 @@ fn check_one(
         events: history.len(),
         read_seconds,
         check_seconds: t1.elapsed().as_secs_f64(),
-        report: Checked::Linear(report),
+        report: Checked::Linear(Box::new(report)),
     })
 }
 
@@ -283,7 +283,7 @@ fn read(
         let mut n = 0u64;
         let ops = JsonlReader::new(reader, file).take_while(|_| {
             n += 1;
-            n % 4096 != 0 || !deadline.is_some_and(|d| Instant::now() >= d)
+            n % 4096 != 0 || deadline.is_none_or(|d| Instant::now() < d)
         });
         return History::from_ops(file, ops);
     }

@@ -582,7 +582,7 @@ impl Generator for Any {
     fn update(&mut self, e: &Event<'_>) {
         for (g, m) in self.gens.iter_mut().zip(&self.masks) {
             if let Some(g) = g {
-                if m.as_ref().map_or(true, |m| m.contains(e.thread)) {
+                if m.as_ref().is_none_or(|m| m.contains(e.thread)) {
                     g.update(e);
                 }
             }
