@@ -9,5 +9,6 @@ pub mod db;
 pub mod nemesis;
 #[cfg(target_os = "linux")]
 pub mod nfqueue;
+pub mod report;
 pub mod runner;
 pub mod store;
