@@ -11,4 +11,5 @@ pub mod nemesis;
 pub mod nfqueue;
 pub mod report;
 pub mod runner;
+pub mod serve;
 pub mod store;

@@ -68,6 +68,15 @@ fn use_time(bars: &[Bar<'_>]) -> bool {
     })
 }
 
+/// A value for a person: `null` spelled out rather than left blank.
+fn shown(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        "null".into()
+    } else {
+        short(v, 120)
+    }
+}
+
 fn describe(v: &OpView) -> String {
     let span = match v.complete_index {
         Some(c) => format!("{}..{}", v.invoke_index, c),
@@ -78,10 +87,10 @@ fn describe(v: &OpView) -> String {
         v.process,
         v.model_op,
         v.outcome,
-        short(&v.value, 120)
+        shown(&v.value)
     );
     if let Some(r) = &v.result {
-        let _ = write!(s, ", result {}", short(r, 120));
+        let _ = write!(s, ", result {}", shown(r));
     }
     let _ = write!(s, "\nevents {span}");
     if let (Some(a), Some(b)) = (v.invoke_time, v.complete_time) {
@@ -329,7 +338,9 @@ pub fn render(
             String::new()
         }
     );
-    for b in bars.iter().filter(|b| b.order.is_some()) {
+    let mut ordered: Vec<&Bar<'_>> = bars.iter().filter(|b| b.order.is_some()).collect();
+    ordered.sort_by_key(|b| b.order);
+    for b in ordered {
         let _ = write!(
             h,
             "<tr data-op=\"{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
@@ -436,5 +447,6 @@ for (const tr of document.querySelectorAll('tr[data-op]')) {
   tr.addEventListener('mouseenter', () => { g.classList.add('hl'); tr.classList.add('hl'); });
   tr.addEventListener('mouseleave', () => { g.classList.remove('hl'); tr.classList.remove('hl'); });
 }
+document.body.dataset.ready = '1';
 </script>
 "#;

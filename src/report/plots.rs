@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 const W: u32 = 1100;
 const H: u32 = 520;
 /// Points of one colour drawn at most in the raw latency plot: beyond it, one point
-/// per 2x2-pixel cell is kept (what the eye can see anyway), then every k-th.
-const MAX_POINTS: usize = 60_000;
+/// per 3x3-pixel cell is kept (what the eye can see anyway), then every k-th.
+const MAX_POINTS: usize = 25_000;
 /// Time buckets of the quantile and throughput plots.
 const BUCKETS: usize = 120;
 /// Throughput series (f × outcome) drawn at most: the busiest ones.
@@ -134,7 +134,7 @@ fn y_log_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-/// Keeps at most one point per 2x2-pixel cell and outcome, then at most MAX_POINTS of
+/// Keeps at most one point per 3x3-pixel cell and outcome, then at most MAX_POINTS of
 /// each outcome.
 fn thin(
     points: Vec<(Outcome, f64, f64)>,
@@ -149,8 +149,8 @@ fn thin(
     let mut kept: Vec<(Outcome, f64, f64)> = points
         .into_iter()
         .filter(|&(o, x, y)| {
-            let cx = ((x - lx0) / (xr.1 - xr.0) * (W / 2) as f64) as i32;
-            let cy = ((y.ln() - ly0) / (ly1 - ly0) * (H / 2) as f64) as i32;
+            let cx = ((x - lx0) / (xr.1 - xr.0) * (W / 3) as f64) as i32;
+            let cy = ((y.ln() - ly0) / (ly1 - ly0) * (H / 3) as f64) as i32;
             seen.insert((outcome_name(o), cx, cy))
         })
         .collect();

@@ -279,7 +279,9 @@ function requestDraw(){ if (!pending) { pending = true; requestAnimationFrame(()
 scroller.addEventListener('scroll', requestDraw);
 window.addEventListener('resize', resize);
 resize();
-window.timelineReady = true;
+// For tests and for people: when the page was ready, in ms since navigation.
+document.body.dataset.ready = '1';
+document.body.dataset.ms = String(Math.round(performance.now()));
 })();
 "#;
 
