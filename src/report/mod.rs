@@ -250,6 +250,87 @@ mod tests {
     }
 
     #[test]
+    fn one_page_per_failing_key_and_a_list_in_the_index() {
+        use faultline_checkers::history::read_jsonl;
+        let mut lines = Vec::new();
+        for (k, key) in ["a", "b"].iter().enumerate() {
+            let p = k as u64;
+            for (kind, f, v) in [
+                ("invoke", "write", "1"),
+                ("ok", "write", "1"),
+                ("invoke", "read", "null"),
+                ("ok", "read", "2"),
+            ] {
+                lines.push(format!(
+                    r#"{{"index":{},"type":"{kind}","process":{p},"f":"{f}","value":{v},"key":"{key}"}}"#,
+                    lines.len()
+                ));
+            }
+        }
+        let h = read_jsonl(lines.join("\n").as_bytes(), "keys.jsonl").unwrap();
+        let mut report = linear::check_named("register", &h, &linear::Options::default())
+            .unwrap()
+            .unwrap();
+        // The first violation found stops the other keys' searches: make the second.
+        if report.failures.len() == 1 {
+            let mut other = report.failures[0].clone();
+            other.key = Some(serde_json::json!("b"));
+            report.failures.push(other);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let results = serde_json::to_value(&report).unwrap();
+        let w = write_reports_detailed(dir.path(), &h, &results, Some(&report), None);
+        assert!(w.errors.is_empty(), "{:?}", w.errors);
+        let pages: Vec<&String> = w
+            .files
+            .iter()
+            .filter(|f| f.starts_with("linearizability-"))
+            .collect();
+        assert_eq!(pages.len(), 2, "{:?}", w.files);
+        let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+        for p in pages {
+            assert!(index.contains(p.as_str()));
+            let page = std::fs::read_to_string(dir.path().join(p)).unwrap();
+            assert!(page.contains("class=\"op failing\""));
+            assert!(page.contains("read 2"));
+        }
+        // Events without time: history positions are the axis.
+        assert!(
+            std::fs::read_to_string(dir.path().join("linearizability-0-a.html"))
+                .unwrap()
+                .contains("history positions")
+        );
+    }
+
+    #[test]
+    fn elle_cycles_are_written_and_listed() {
+        use faultline_checkers::elle::{self, gen, ConsistencyModel, ElleOptions};
+        let h = gen::list_append(&gen::GenOptions {
+            txns: 400,
+            store: gen::Store::StaleSnapshot,
+            ..gen::GenOptions::default()
+        });
+        let report =
+            elle::check_list_append(&h, &ElleOptions::for_model(ConsistencyModel::Serializable))
+                .unwrap();
+        let graphs = report.cycle_graphs();
+        assert!(!graphs.is_empty(), "the stale store makes cycles");
+        let dir = tempfile::tempdir().unwrap();
+        let results = serde_json::to_value(&report).unwrap();
+        let w = write_reports_detailed(dir.path(), &h, &results, None, Some(&report));
+        assert!(w.errors.is_empty(), "{:?}", w.errors);
+        let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+        for (name, _, _) in &graphs {
+            let f = format!("elle/{}.svg", safe_name(name));
+            assert!(dir.path().join(&f).is_file(), "{f}");
+            assert!(index.contains(&f));
+        }
+        assert!(dir.path().join("elle/anomalies.txt").is_file());
+        // The verdict shown is the checker's.
+        assert!(index.contains("INVALID"));
+    }
+
+    #[test]
     fn a_panicking_renderer_is_reported_not_propagated() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Written::default();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 const VALUE_CHARS: usize = 120;
 /// Operations kept at most: beyond it the page would be too big to load quickly; the
 /// first ones are kept and the page says so.
-const MAX_OPS: usize = 1_000_000;
+const MAX_OPS: usize = 300_000;
 
 /// Ticks: integers on the axis (microseconds, or history positions), compact in JSON.
 fn tick(axis: Axis, t: f64) -> i64 {
