@@ -453,10 +453,19 @@ async fn files(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>) -
     let mut resp = Response::new(body);
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    // Report pages run their own scripts only; nothing from elsewhere.
     resp.headers_mut().insert(
         header::HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
+    );
+    // Report pages are self-contained: their inline scripts and styles, images from
+    // this server. A page (or a node's log saved as .html) can fetch nothing, so it
+    // cannot send the store anywhere.
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'none'; form-action 'none'",
+        ),
     );
     resp
 }

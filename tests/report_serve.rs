@@ -344,7 +344,9 @@ fn browse(chrome: &Path, mode: &str, url: &str) -> (String, String) {
 fn no_js_errors(url: &str, console: &str) {
     for line in console.lines() {
         assert!(
-            !(line.contains("Uncaught") || line.contains("SyntaxError")),
+            !(line.contains("Uncaught")
+                || line.contains("SyntaxError")
+                || line.contains("Content Security Policy")),
             "{url}: JavaScript error: {line}"
         );
     }
