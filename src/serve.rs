@@ -75,7 +75,8 @@ impl IntoResponse for Refused {
     }
 }
 
-/// Resolves a `/`-separated path relative to the (canonical) store root.
+/// Resolves a `/`-separated path (already percent-decoded) relative to the
+/// (canonical) store root.
 pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
     if rel.contains('\0') || rel.contains('\\') {
         return Err(Refused::Forbidden);
@@ -208,6 +209,25 @@ fn list_runs(root: &Path) -> Vec<Run> {
     runs
 }
 
+/// `20240101T120000.123Z` as `2024-01-01 12:00:00.123Z`; other names as they are.
+fn readable_stamp(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() >= 15 && b[8] == b'T' && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit) {
+        format!(
+            "{}-{}-{} {}:{}:{}{}",
+            &s[0..4],
+            &s[4..6],
+            &s[6..8],
+            &s[9..11],
+            &s[11..13],
+            &s[13..15],
+            &s[15..]
+        )
+    } else {
+        s.to_string()
+    }
+}
+
 #[derive(serde::Deserialize, Default)]
 struct Filter {
     q: Option<String>,
@@ -291,7 +311,7 @@ async fn index(State(st): State<Arc<AppState>>, Query(f): Query<Filter>) -> Resp
             "<tr class=\"run\" data-name=\"{}\"><td><a href=\"/run/{rel}\">{}</a></td><td>{}</td><td><span class=\"verdict\" style=\"background:{}\">{}</span></td><td><a href=\"/files/{rel}/\">files</a> · <a href=\"/archive/{rel}.tar.gz\">tar.gz</a></td></tr>",
             esc(&r.name),
             esc(&r.name),
-            esc(&r.stamp),
+            esc(&readable_stamp(&r.stamp)),
             verdict_color(&r.valid),
             esc(&verdict_text(&r.valid)),
         );
@@ -612,4 +632,43 @@ fn stream_blocking(f: impl FnOnce(ChannelWriter) -> io::Result<()> + Send + 'sta
         rx.recv().await.map(|item| (item, rx))
     });
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_refuses_dots_and_links_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("store");
+        std::fs::create_dir_all(root.join("t/1")).unwrap();
+        std::fs::write(tmp.path().join("secret"), "x").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), root.join("t/out")).unwrap();
+        std::os::unix::fs::symlink("1", root.join("t/latest")).unwrap();
+        let root = root.canonicalize().unwrap();
+        assert!(resolve(&root, "t/1").is_ok());
+        assert!(resolve(&root, "t/latest").is_ok());
+        assert_eq!(resolve(&root, "").unwrap(), root);
+        assert_eq!(resolve(&root, "t/../../secret"), Err(Refused::Forbidden));
+        assert_eq!(resolve(&root, ".."), Err(Refused::Forbidden));
+        assert_eq!(resolve(&root, "t/./1"), Err(Refused::Forbidden));
+        assert_eq!(resolve(&root, "t\\..\\.."), Err(Refused::Forbidden));
+        assert_eq!(resolve(&root, "t/out"), Err(Refused::Outside));
+        assert_eq!(resolve(&root, "t/nope"), Err(Refused::NotFound));
+    }
+
+    #[test]
+    fn stamps_read_as_dates() {
+        assert_eq!(
+            readable_stamp("20261121T130000.000Z"),
+            "2026-11-21 13:00:00.000Z"
+        );
+        assert_eq!(
+            readable_stamp("20261121T130000.000Z-1"),
+            "2026-11-21 13:00:00.000Z-1"
+        );
+        assert_eq!(readable_stamp("manual"), "manual");
+        assert_eq!(readable_stamp("2026112XT130000"), "2026112XT130000");
+    }
 }

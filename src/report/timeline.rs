@@ -191,7 +191,7 @@ function draw(){
   const bh = Math.max(1, laneH - (laneH > 6 ? 3 : 1));
   for (let l = l0; l < l1; l++) {
     const y = l * laneH - top;
-    if (laneH >= 10) { ctx.fillStyle = '#555'; ctx.font = '11px sans-serif'; ctx.fillText(String(D.procs[l]), 4, y + laneH - 4); }
+    if (laneH >= 8) { ctx.fillStyle = '#555'; ctx.font = Math.min(11, laneH) + 'px sans-serif'; ctx.fillText(String(D.procs[l]), 4, y + laneH - (laneH >= 10 ? 4 : 1)); }
     const lane = lanes[l];
     for (let k = firstVisible(lane, v0); k < lane.length; k++) {
       const i = lane[k], s = D.ops[7*i+1];
