@@ -427,6 +427,83 @@ pub fn file_name(i: usize, e: &Explanation, count: usize) -> String {
     format!("linearizability-{i}-{safe}.html")
 }
 
+/// Explanations read back from a results document, for callers that kept only the JSON
+/// (`results.failures`, or `results.workload.failures` as `faultline test` nests them).
+/// `Explanation` is Serialize only; these mirrors read what it writes.
+pub fn failures_from_json(results: &serde_json::Value) -> Vec<Explanation> {
+    #[derive(serde::Deserialize)]
+    struct OpDe {
+        process: u64,
+        f: String,
+        value: serde_json::Value,
+        result: Option<serde_json::Value>,
+        outcome: String,
+        invoke_index: u64,
+        complete_index: Option<u64>,
+        invoke_time: Option<i64>,
+        complete_time: Option<i64>,
+        model_op: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct StepDe {
+        op: OpDe,
+        state: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct ExplDe {
+        key: Option<serde_json::Value>,
+        summary: String,
+        op: OpDe,
+        previous_ok: Option<OpDe>,
+        linearized_count: usize,
+        linearized_tail: Vec<StepDe>,
+        concurrent: Vec<OpDe>,
+        states: Vec<String>,
+        reasons: Vec<String>,
+    }
+    fn op(o: OpDe) -> OpView {
+        OpView {
+            process: o.process,
+            f: o.f,
+            value: o.value,
+            result: o.result,
+            outcome: o.outcome,
+            invoke_index: o.invoke_index,
+            complete_index: o.complete_index,
+            invoke_time: o.invoke_time,
+            complete_time: o.complete_time,
+            model_op: o.model_op,
+        }
+    }
+    let list = results
+        .get("failures")
+        .or_else(|| results.get("workload").and_then(|w| w.get("failures")));
+    let Some(serde_json::Value::Array(list)) = list else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| serde_json::from_value::<ExplDe>(v.clone()).ok())
+        .map(|e| Explanation {
+            key: e.key,
+            summary: e.summary,
+            op: op(e.op),
+            previous_ok: e.previous_ok.map(op),
+            linearized_count: e.linearized_count,
+            linearized_tail: e
+                .linearized_tail
+                .into_iter()
+                .map(|s| faultline_checkers::linear::StepView {
+                    op: op(s.op),
+                    state: s.state,
+                })
+                .collect(),
+            concurrent: e.concurrent.into_iter().map(op).collect(),
+            states: e.states,
+            reasons: e.reasons,
+        })
+        .collect()
+}
+
 const CSS: &str = r#"
 body{font:14px sans-serif;margin:16px;color:#222}
 h1{font-size:20px;color:#a01010} h2{font-size:16px;margin-top:22px}

@@ -84,8 +84,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// Writes every report about one checked history into `dir` (created if missing).
-/// `results` is what was (or will be) saved as `results.json`; `linear` and `elle` are
-/// the checkers' reports when they ran. Never panics; returns the failures.
+/// `results` is what was (or will be) saved as `results.json` (this writes no
+/// `results.json`); `linear` and `elle` are the checkers' reports when they ran. Without
+/// `linear`, violation pages are made from the explanations in `results` (`failures`
+/// or `workload.failures`). Never panics; returns the failures.
 pub fn write_reports(
     dir: &Path,
     history: &History,
@@ -133,9 +135,22 @@ pub fn write_reports_detailed(
     });
 
     let mut violations = Vec::new();
-    if let Some(report) = linear {
-        let n = report.failures.len();
-        for (i, e) in report.failures.iter().enumerate() {
+    // Without the typed report, the explanations in the results document serve.
+    let from_json = match linear {
+        Some(_) => None,
+        None => catch_unwind(AssertUnwindSafe(|| {
+            linear_page::failures_from_json(results)
+        }))
+        .ok(),
+    };
+    let failures: &[linear::Explanation] = match (linear, &from_json) {
+        (Some(r), _) => &r.failures,
+        (None, Some(v)) => v,
+        (None, None) => &[],
+    };
+    {
+        let n = failures.len();
+        for (i, e) in failures.iter().enumerate() {
             let file = linear_page::file_name(i, e, n);
             w.render(dir, &file, || {
                 linear_page::render(e, history, &prepared, &title)
@@ -300,6 +315,35 @@ mod tests {
                 .unwrap()
                 .contains("history positions")
         );
+    }
+
+    #[test]
+    fn violation_pages_from_the_results_json_alone() {
+        let h = faultline_checkers::history::read_jsonl(
+            [
+                r#"{"index":0,"type":"invoke","process":0,"f":"write","value":1,"time":10}"#,
+                r#"{"index":1,"type":"ok","process":0,"f":"write","value":1,"time":20}"#,
+                r#"{"index":2,"type":"invoke","process":1,"f":"read","value":null,"time":30}"#,
+                r#"{"index":3,"type":"ok","process":1,"f":"read","value":7,"time":40}"#,
+            ]
+            .join("\n")
+            .as_bytes(),
+            "h.jsonl",
+        )
+        .unwrap();
+        let report = linear::check_named("register", &h, &linear::Options::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.failures.len(), 1);
+        // As `faultline test` nests a checker's report.
+        let results = serde_json::json!({"valid": false, "workload": report});
+        let back = linear_page::failures_from_json(&results);
+        assert_eq!(back, report.failures);
+        let dir = tempfile::tempdir().unwrap();
+        let errs = write_reports(dir.path(), &h, &results, None, None);
+        assert!(errs.is_empty(), "{errs:?}");
+        let page = std::fs::read_to_string(dir.path().join("linearizability.html")).unwrap();
+        assert!(page.contains("read 7"));
     }
 
     #[test]
