@@ -313,10 +313,13 @@ fn output_dir() -> PathBuf {
 }
 
 /// Runs headless chromium on a URL; `mode` is `--dump-dom` or `--screenshot=FILE`.
-/// Returns standard output (the DOM) and standard error (the console log).
+/// Returns standard output (the DOM) and standard error (the console log). A browser
+/// that hangs is killed after a minute, failing the test rather than stalling CI.
 fn browse(chrome: &Path, mode: &str, url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chrome)
+    let out_dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (out_dir.path().join("out"), out_dir.path().join("err"));
+    let mut child = Command::new(chrome)
         .args([
             "--headless",
             "--no-sandbox",
@@ -333,11 +336,25 @@ fn browse(chrome: &Path, mode: &str, url: &str) -> (String, String) {
             mode,
             url,
         ])
-        .output()
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 60 s on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     (
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
     )
 }
 
