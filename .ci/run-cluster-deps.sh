@@ -13,8 +13,9 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+# chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar"
+libssl-dev pkg-config util-linux procps tar chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -31,6 +31,8 @@ pub enum Command {
     Heal(crate::commands::heal::HealArgs),
     /// Start or stop one fault by hand
     Nemesis(crate::commands::nemesis::NemesisArgs),
+    /// Browse the runs of a store folder in a web browser (plots, timelines, violations)
+    Serve(crate::commands::serve::ServeArgs),
     /// Run a program with its wall clock shifted by the offset in a file (Linux x86_64)
     ClockLaunch(crate::commands::clock::ClockLaunchArgs),
     /// Delay packets of an NFQUEUE (node side of packet delay without netem; Linux)

@@ -10,5 +10,7 @@ pub mod db;
 pub mod nemesis;
 #[cfg(target_os = "linux")]
 pub mod nfqueue;
+pub mod report;
 pub mod runner;
+pub mod serve;
 pub mod store;

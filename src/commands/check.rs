@@ -47,6 +47,10 @@ pub struct CheckArgs {
     /// Memory the search may use, in MB (default: 60% of available memory)
     #[arg(long, value_name = "MB")]
     pub memory_limit: Option<u64>,
+    /// Also write the reports (plots, timeline, violation pages, index.html) into DIR;
+    /// with several files, into DIR/<file name>. The verdict does not depend on them
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 const ALL_MODELS: &[&str] = &[
@@ -212,14 +216,16 @@ fn check_one(
             elle::check_rw_register(&history, &opts)
         }
         .map_err(|e| BadInput(e.to_string()))?;
-        return Ok(Outcome {
+        let outcome = Outcome {
             file,
             model,
             events: history.len(),
             read_seconds,
             check_seconds: t1.elapsed().as_secs_f64(),
             report: Checked::Elle(Box::new(report)),
-        });
+        };
+        write_report(a, &history, &outcome);
+        return Ok(outcome);
     }
     let progress = Arc::new(Progress::default());
     let opts = Options {
@@ -234,14 +240,51 @@ fn check_one(
         .ok_or_else(|| BadInput(format!("unknown model {model:?}")))?;
     drop(display);
     let report = result.map_err(|e| BadInput(e.to_string()))?;
-    Ok(Outcome {
+    let outcome = Outcome {
         file,
         model,
         events: history.len(),
         read_seconds,
         check_seconds: t1.elapsed().as_secs_f64(),
         report: Checked::Linear(Box::new(report)),
-    })
+    };
+    write_report(a, &history, &outcome);
+    Ok(outcome)
+}
+
+/// `--report DIR`: the pages a run gets, for a history checked offline. Failures are
+/// logged by the report module; they never change the verdict or the exit code.
+fn write_report(a: &CheckArgs, history: &History, o: &Outcome) {
+    let Some(dir) = &a.report else { return };
+    let dir = if a.files.len() > 1 {
+        dir.join(o.file.file_name().unwrap_or_default())
+    } else {
+        dir.clone()
+    };
+    let (mut results, linear, elle) = match &o.report {
+        Checked::Linear(r) => (serde_json::to_value(&**r), Some(&**r), None),
+        Checked::Elle(r) => (serde_json::to_value(&**r), None, Some(&**r)),
+    };
+    if let Ok(serde_json::Value::Object(m)) = &mut results {
+        m.insert("file".into(), json!(o.file));
+        m.insert("model".into(), json!(o.model));
+        m.insert("events".into(), json!(o.events));
+    }
+    let results =
+        results.unwrap_or_else(|e| json!({"valid": o.report.valid(), "error": e.to_string()}));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(
+            dir.join("results.json"),
+            serde_json::to_string_pretty(&results).unwrap_or_default() + "\n",
+        )
+    }) {
+        eprintln!("warning: {}: results.json not written: {e}", dir.display());
+    }
+    let errors = faultline::report::write_reports(&dir, history, &results, linear, elle);
+    for e in &errors {
+        eprintln!("warning: report {e}");
+    }
+    eprintln!("reports in {}/index.html", dir.display());
 }
 
 /// Reads a history; JSON Lines stop at the deadline (the check then reports unknown).

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod heal;
 pub mod nemesis;
 pub mod nodes;
+pub mod serve;
 pub mod sim;
 pub mod test;
 
@@ -36,6 +37,7 @@ pub fn run(cmd: Command) -> anyhow::Result<u8> {
         Command::ClockLaunch(a) => clock::run(a),
         Command::NfqueueDelay(a) => clock::run_nfqueue(a),
         Command::Nemesis(a) => nemesis::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 
