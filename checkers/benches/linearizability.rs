@@ -241,5 +241,29 @@ fn synthetic(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, reference_sets, synthetic);
+/// `linear::check` with a 1 s timeout on the hardest synthetic history of the set (not
+/// decided in seconds): how long it takes to return, preprocessing included. One pass,
+/// reported, not asserted (machine noise); the target is 1.2 s.
+fn timeout(_: &mut Criterion) {
+    let s = Synthetic::new(10_000, 30, 5, 5, 0.0, 1);
+    let h = simulate(&s.cfg);
+    for _ in 0..3 {
+        let opts = Options {
+            timeout: Some(Duration::from_secs(1)),
+            ..options()
+        };
+        let start = Instant::now();
+        let report = check("cas-register", &h, &opts);
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "timeout/1s/{}/{}: {} in {secs:.3} s{}",
+            s.cfg.ops,
+            s.id(),
+            verdict(report.valid),
+            if secs > 1.2 { " (OVER 1.2 s)" } else { "" }
+        );
+    }
+}
+
+criterion_group!(benches, reference_sets, synthetic, timeout);
 criterion_main!(benches);
