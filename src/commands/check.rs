@@ -238,6 +238,7 @@ fn check_one(
     let display = ProgressDisplay::start(file.display().to_string(), progress);
     let result = linear::check_named(&model, &history, &opts)
         .ok_or_else(|| BadInput(format!("unknown model {model:?}")))?;
+    let check_seconds = t1.elapsed().as_secs_f64();
     drop(display);
     let report = result.map_err(|e| BadInput(e.to_string()))?;
     let outcome = Outcome {
@@ -245,7 +246,7 @@ fn check_one(
         model,
         events: history.len(),
         read_seconds,
-        check_seconds: t1.elapsed().as_secs_f64(),
+        check_seconds,
         report: Checked::Linear(Box::new(report)),
     };
     write_report(a, &history, &outcome);
@@ -466,23 +467,20 @@ fn print_elle(o: &Outcome, r: &ElleReport, as_json: bool) {
     print!("{}", r.to_text());
 }
 
-/// A progress bar on standard error, shown once a check has taken a second.
+/// A progress bar on standard error, shown once a check has taken a second. Dropping it
+/// wakes its thread at once (the channel closes), so it adds nothing to a short check.
 struct ProgressDisplay {
-    stop: Arc<AtomicBool>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ProgressDisplay {
     fn start(label: String, progress: Arc<Progress>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        use std::sync::mpsc::RecvTimeoutError;
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(1) {
-                if flag.load(Ordering::Relaxed) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if rx.recv_timeout(Duration::from_secs(1)) != Err(RecvTimeoutError::Timeout) {
+                return;
             }
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -491,18 +489,17 @@ impl ProgressDisplay {
                 )
                 .expect("a valid template"),
             );
-            while !flag.load(Ordering::Relaxed) {
+            while rx.recv_timeout(Duration::from_millis(100)) == Err(RecvTimeoutError::Timeout) {
                 bar.set_length(progress.keys_total.load(Ordering::Relaxed) as u64);
                 bar.set_position(progress.keys_done.load(Ordering::Relaxed) as u64);
                 let mb = progress.memory_bytes.load(Ordering::Relaxed) >> 20;
                 bar.set_message(format!("checking {label}: search memory {mb} MB,"));
                 bar.tick();
-                std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();
         });
         ProgressDisplay {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -510,7 +507,7 @@ impl ProgressDisplay {
 
 impl Drop for ProgressDisplay {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -196,7 +196,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
     let mut decided = vec![false; problems.len()];
     let mut slice = FIRST_SLICE;
     while !searches.is_empty() {
-        searches.par_iter_mut().for_each(|(i, s, outcome)| {
+        let step = |(i, s, outcome): &mut (usize, search::Search<'_, M>, Option<KeyOutcome>)| {
             if budget.cancelled() {
                 *outcome = Some(KeyOutcome::Aborted(search::Abort::Cancelled));
                 return;
@@ -225,9 +225,20 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                 }
                 search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
             });
-        });
+        };
         // A key is decided by the first of its two searches to finish; an aborted one
         // (limits are shared) leaves it unknown.
+        // Waking the thread pool costs more than a small search: one active search (the
+        // usual single-key history) runs here.
+        let active = searches
+            .iter()
+            .filter(|(_, s, _)| s.order() == search::Order::Call || slice >= SECOND_ORDER_FROM)
+            .count();
+        if active > 1 {
+            searches.par_iter_mut().for_each(step);
+        } else {
+            searches.iter_mut().for_each(step);
+        }
         // A verdict beats its sibling's abort in the same round: a violation found by
         // one search cancels the other.
         let mut finished: Vec<usize> = (0..searches.len())
