@@ -190,7 +190,32 @@ fn check_one(
     let (file, stored_model) = locate(path)?;
     let t0 = Instant::now();
     let from_store = path.is_dir();
-    let history = read(&file, format, deadline, from_store).map_err(|e| BadInput(e.to_string()))?;
+    let history = match read(&file, format, deadline, from_store) {
+        Ok(h) => h,
+        Err(e) if e.to_string().contains(READ_TIMEOUT) => {
+            // Not bad input: the limit came first. The verdict is unknown, as for a
+            // search that ran out of time.
+            return Ok(Outcome {
+                file,
+                model: a.model.clone().or(stored_model).unwrap_or_default(),
+                events: 0,
+                read_seconds: t0.elapsed().as_secs_f64(),
+                check_seconds: 0.0,
+                report: Checked::Linear(Box::new(Report {
+                    valid: Validity::Unknown,
+                    model: String::new(),
+                    operations: 0,
+                    keys: 0,
+                    keys_decided: 0,
+                    reason: Some(e.to_string()),
+                    failures: Vec::new(),
+                    deepest: None,
+                    stats: Default::default(),
+                })),
+            });
+        }
+        Err(e) => return Err(BadInput(e.to_string())),
+    };
     let read_seconds = t0.elapsed().as_secs_f64();
     let model = match a.model.clone().or(stored_model) {
         Some(m) => m,
@@ -225,6 +250,7 @@ fn check_one(
             report: Checked::Elle(Box::new(report)),
         };
         write_report(a, &history, &outcome);
+        free_later(history);
         return Ok(outcome);
     }
     let progress = Arc::new(Progress::default());
@@ -250,6 +276,7 @@ fn check_one(
         report: Checked::Linear(Box::new(report)),
     };
     write_report(a, &history, &outcome);
+    free_later(history);
     Ok(outcome)
 }
 
@@ -294,6 +321,16 @@ fn write_report(a: &CheckArgs, history: &History, o: &Outcome) {
 /// by a crash of the controller (the runner only ever writes whole lines, but the
 /// kernel may complete only part of a write when the process is killed): its partial
 /// last line is left out, with a warning, rather than making the whole run unreadable.
+/// What a read cut short by the deadline says; the check then answers unknown.
+const READ_TIMEOUT: &str = "timed out while reading the history";
+
+/// Frees a large history on another thread, so that a deadline is not spent on it.
+fn free_later(history: History) {
+    if history.len() > 100_000 {
+        std::thread::spawn(move || drop(history));
+    }
+}
+
 fn read(
     file: &Path,
     format: Option<Format>,
@@ -325,11 +362,23 @@ fn read(
         };
         let reader = BufReader::with_capacity(1 << 20, File::open(file).map_err(io)?.take(whole));
         let mut n = 0u64;
+        let mut cut = false;
         let ops = JsonlReader::new(reader, file).take_while(|_| {
             n += 1;
-            n % 4096 != 0 || deadline.is_none_or(|d| Instant::now() < d)
+            let go_on = n % 4096 != 0 || deadline.is_none_or(|d| Instant::now() < d);
+            cut |= !go_on;
+            go_on
         });
-        return History::from_ops(file, ops);
+        let history = History::from_ops(file, ops)?;
+        if cut {
+            let events = history.len();
+            free_later(history);
+            return Err(HistoryError::Whole {
+                file: file.to_path_buf(),
+                message: format!("{READ_TIMEOUT} after {events} events"),
+            });
+        }
+        return Ok(history);
     }
     history::read_file(file, Some(format))
 }

@@ -151,6 +151,8 @@ enum KeyOutcome {
 
 /// Checks a history against a model.
 pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<Report, LinError> {
+    // The time limit covers everything from here, preparing the searches included.
+    let deadline = opts.timeout.map(|t| Instant::now() + t);
     if history.ops.len() >= u32::MAX as usize {
         return Err(LinError::TooLong {
             file: history.source.clone(),
@@ -165,7 +167,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         .collect::<Result<Vec<_>, _>>()?;
 
     let budget = Budget {
-        deadline: opts.timeout.map(|t| Instant::now() + t),
+        deadline,
         memory_limit: opts.memory_limit,
         memory: AtomicUsize::new(0),
         external: opts.cancel.clone(),
