@@ -207,8 +207,14 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
             "never silently nothing"
         );
     }
-    // Delay through the NFQUEUE delayer (the test binary's path is visible
-    // inside the nodes: they share the root filesystem).
+    // Delay through the NFQUEUE delayer. The binary is uploaded to the node, as
+    // `db setup --clock` does: the controller's path may be under /tmp, which is
+    // private to each node.
+    let n2 = control.on("n2").unwrap();
+    n2.upload(Path::new(BIN), "/opt/faultline/faultline")
+        .expect("upload the delayer");
+    n2.run(&Cmd::new("chmod").args(["755", "/opt/faultline/faultline"]))
+        .expect("make the delayer executable");
     let before = connect_ms(&control, "n3", &addr("n2"));
     let delay = PacketFault {
         target: Target::Nodes(vec!["n2".into()]),
@@ -216,7 +222,7 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
             ms: 300,
             jitter_ms: 0,
         }],
-        delayer: Some(BIN.into()),
+        delayer: Some("/opt/faultline/faultline".into()),
     };
     let d = delay.start(&ctx, &mut rng).unwrap();
     run_plan("delay", &d.plan, &ex, OnFailure::StopNode).unwrap();
