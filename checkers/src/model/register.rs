@@ -195,99 +195,60 @@ fn last_register_observer(
         .collect()
 }
 
-impl Model for Register {
-    type State = RegisterState;
-    type Op = RegisterOp;
+/// The two registers differ only in their name and in accepting cas.
+macro_rules! register_model {
+    ($ty:ident, $name:literal, $allow_cas:literal) => {
+        impl Model for $ty {
+            type State = RegisterState;
+            type Op = RegisterOp;
 
-    fn name(&self) -> &'static str {
-        "register"
-    }
+            fn name(&self) -> &'static str {
+                $name
+            }
 
-    fn init(&self) -> RegisterState {
-        RegisterState(None)
-    }
+            fn init(&self) -> RegisterState {
+                RegisterState(None)
+            }
 
-    fn parse(
-        &self,
-        f: &str,
-        invoke: &Value,
-        result: Option<&Value>,
-        outcome: Outcome,
-    ) -> Result<Option<RegisterOp>, String> {
-        parse_register(self.name(), false, f, invoke, result, outcome)
-    }
+            fn parse(
+                &self,
+                f: &str,
+                invoke: &Value,
+                result: Option<&Value>,
+                outcome: Outcome,
+            ) -> Result<Option<RegisterOp>, String> {
+                parse_register($name, $allow_cas, f, invoke, result, outcome)
+            }
 
-    fn step(&self, state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
-        step_register(state, op, next)
-    }
+            fn step(&self, state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
+                step_register(state, op, next)
+            }
 
-    fn explain(&self, state: &RegisterState, op: &RegisterOp) -> String {
-        explain_register(state, op)
-    }
+            fn explain(&self, state: &RegisterState, op: &RegisterOp) -> String {
+                explain_register(state, op)
+            }
 
-    fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
-        relevant_register_writes(ind, det)
-    }
+            fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
+                relevant_register_writes(ind, det)
+            }
 
-    fn read_only(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(_))
-    }
+            fn last_observer(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<Option<usize>> {
+                last_register_observer(ind, det)
+            }
 
-    fn blind(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Write(_))
-    }
+            fn read_only(&self, op: &RegisterOp) -> bool {
+                matches!(op, RegisterOp::Read(_))
+            }
 
-    fn last_observer(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<Option<usize>> {
-        last_register_observer(ind, det)
-    }
+            fn blind(&self, op: &RegisterOp) -> bool {
+                matches!(op, RegisterOp::Write(_))
+            }
+        }
+    };
 }
 
-impl Model for CasRegister {
-    type State = RegisterState;
-    type Op = RegisterOp;
-
-    fn name(&self) -> &'static str {
-        "cas-register"
-    }
-
-    fn init(&self) -> RegisterState {
-        RegisterState(None)
-    }
-
-    fn parse(
-        &self,
-        f: &str,
-        invoke: &Value,
-        result: Option<&Value>,
-        outcome: Outcome,
-    ) -> Result<Option<RegisterOp>, String> {
-        parse_register(self.name(), true, f, invoke, result, outcome)
-    }
-
-    fn step(&self, state: &RegisterState, op: &RegisterOp, next: &mut Vec<RegisterState>) {
-        step_register(state, op, next)
-    }
-
-    fn explain(&self, state: &RegisterState, op: &RegisterOp) -> String {
-        explain_register(state, op)
-    }
-
-    fn relevant_indeterminate(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<bool> {
-        relevant_register_writes(ind, det)
-    }
-
-    fn read_only(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(_))
-    }
-
-    fn blind(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Write(_))
-    }
-
-    fn last_observer(&self, ind: &[RegisterOp], det: &[RegisterOp]) -> Vec<Option<usize>> {
-        last_register_observer(ind, det)
-    }
-}
+register_model!(Register, "register", false);
+register_model!(CasRegister, "cas-register", true);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KvOp {
