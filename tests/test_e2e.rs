@@ -120,6 +120,14 @@ fn test_run(
     assert!(cmdline.iter().any(|a| a == "--time-limit"), "{test}");
     if workload == "register" {
         assert_eq!(test["model"], "cas-register");
+        // The report hook ran after results.json.
+        for page in ["index.html", "timeline.html"] {
+            assert!(
+                run.join(page).is_file(),
+                "{page} missing in {}",
+                run.display()
+            );
+        }
     }
     let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
     assert!(log.contains("setting up"), "{log}");
