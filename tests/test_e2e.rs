@@ -408,7 +408,9 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
             "--nemesis-interval",
             "3",
             "--time-limit",
-            "10",
+            "12",
+            "--rate",
+            "200",
             "--op-timeout",
             "0.5",
             "--seed",
@@ -441,25 +443,21 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
             "14",
             "--recovery-time",
             "5",
+            // This seed's schedule has a partition, a pause and a kill.
             "--seed",
-            "12",
+            "2",
         ],
         t0,
     );
     let results = json(&run.join("results.json"));
     assert_eq!(code, Some(0), "{results}");
     assert_eq!(results["valid"], true, "{results}");
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    assert!(
-        history.contains("\"process\":\"nemesis\""),
-        "no nemesis events"
-    );
-    let rules = faultline(&["exec", "--cluster", cluster_s, "--", "iptables", "-S"]);
-    let text = String::from_utf8_lossy(&rules.stdout);
-    assert!(
-        !text.contains("FAULTLINE"),
-        "a FAULTLINE chain remains:\n{text}"
-    );
+    for f in ["pause", "kill"] {
+        let event = format!("\"process\":\"nemesis\",\"f\":\"{f}\"");
+        let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+        assert!(history.contains(&event), "no {f} nemesis event");
+    }
+    assert_nemesis_cleaned(cluster_s, &run, "start-partition");
     step(
         "(b) linearizable reads under partition,kill,pause: exit 0",
         t0,

@@ -460,6 +460,7 @@ fn run_in(
                 time_limit: Duration::from_nanos(plan.time_limit),
                 stop,
                 done: &nemesis_done,
+                generator_done: cfg.generator_done.clone(),
                 events: events_tx,
                 faults_now: faults_now.clone(),
             };
@@ -511,6 +512,8 @@ struct NemesisJob<'a> {
     stop: &'a AtomicBool,
     /// The clients are done (or failed).
     done: &'a AtomicBool,
+    /// The generator is exhausted: heal now (the runner waits for our events).
+    generator_done: Arc<AtomicBool>,
     events: mpsc::Sender<NamedEvent>,
     faults_now: Arc<Mutex<String>>,
 }
@@ -542,7 +545,10 @@ impl NemesisJob<'_> {
     /// Sleeps until `until`, or less when the run stops; false if it stopped.
     fn sleep_until(&self, until: Instant) -> bool {
         loop {
-            if self.stop.load(Ordering::SeqCst) || self.done.load(Ordering::SeqCst) {
+            if self.stop.load(Ordering::SeqCst)
+                || self.done.load(Ordering::SeqCst)
+                || self.generator_done.load(Ordering::SeqCst)
+            {
                 return false;
             }
             let now = Instant::now();
@@ -577,7 +583,9 @@ impl NemesisJob<'_> {
         let mut at = start;
         for step in schedule {
             at += step.wait;
-            if at >= end || !self.sleep_until(at) {
+            // A fault started last holds until the time is up, not just until the
+            // step after it would have been due.
+            if !self.sleep_until(at.min(end)) || at >= end {
                 break;
             }
             if step.phase == Phase::Start && step.kind != FaultKind::Partition {

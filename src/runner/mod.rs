@@ -124,7 +124,14 @@ pub struct RunConfig {
     /// Events of named processes (the nemesis), written to the history as they
     /// arrive: one writer keeps the indices consecutive and the file whole.
     pub events: Option<Mutex<mpsc::Receiver<NamedEvent>>>,
+    /// Set when the generator is exhausted (or stopped): the event sources then
+    /// finish (the nemesis heals), and the runner waits, bounded, until every
+    /// sender is gone so that their last events (the heal) are in the history.
+    pub generator_done: Arc<AtomicBool>,
 }
+
+/// Longest the runner waits, after the generator, for event sources to finish.
+const EVENTS_GRACE: Duration = Duration::from_secs(120);
 
 /// A history event of a process that is not a client (process `"nemesis"`); the
 /// runner gives it its index and time.
@@ -156,6 +163,7 @@ impl RunConfig {
             progress: Arc::new(Progress::default()),
             flush_interval: Duration::from_millis(100),
             events: None,
+            generator_done: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -761,7 +769,40 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    drain_events(&mut out, &mut summary, ns(Instant::now()))?;
+    cfg.generator_done.store(true, Ordering::SeqCst);
+    if let Some(rx) = &cfg.events {
+        let deadline = Instant::now() + EVENTS_GRACE;
+        loop {
+            drain_events(&mut out, &mut summary, ns(Instant::now()))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!("event sources still running after {EVENTS_GRACE:?}");
+                break;
+            }
+            let r = rx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .recv_timeout(left.min(Duration::from_millis(100)));
+            match r {
+                Ok(e) => {
+                    out.write(&Line {
+                        index: 0,
+                        kind: e.kind,
+                        process: Process::Named(e.process),
+                        f: &e.f,
+                        value: &e.value,
+                        key: None,
+                        time: ns(Instant::now()) as i64,
+                        node: "",
+                        error: e.error.as_deref(),
+                    })?;
+                    summary.events += 1;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
     out.finish()?;
     summary.elapsed_secs = start.elapsed().as_secs_f64();
     pool.close();
