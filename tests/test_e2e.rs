@@ -120,6 +120,14 @@ fn test_run(
     assert!(cmdline.iter().any(|a| a == "--time-limit"), "{test}");
     if workload == "register" {
         assert_eq!(test["model"], "cas-register");
+        // The report hook ran after results.json.
+        for page in ["index.html", "timeline.html"] {
+            assert!(
+                run.join(page).is_file(),
+                "{page} missing in {}",
+                run.display()
+            );
+        }
     }
     let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
     assert!(log.contains("setting up"), "{log}");
@@ -303,6 +311,157 @@ fn faultline_test_end_to_end_on_a_local_cluster() {
         String::from_utf8_lossy(&td.stderr)
     );
     step("done", t0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        t0.elapsed()
+    );
+}
+
+/// `faultline test --nemesis ...` on its own cluster (prefix `flw`, subnet 10.81.K.0,
+/// so it runs beside the test above); returns the exit code and the run's folder.
+fn nemesis_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> (Option<i32>, PathBuf) {
+    let mut args = vec![
+        "test",
+        "--workload",
+        "register",
+        "--cluster",
+        cluster,
+        "--store",
+        store.to_str().unwrap(),
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let out = faultline(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    step(
+        &format!(
+            "faultline test {extra:?}: exit {:?}: {}",
+            out.status.code(),
+            stdout.trim()
+        ),
+        t0,
+    );
+    (out.status.code(), store.join("etcd-register/latest"))
+}
+
+/// The nemesis's events are in the history (process "nemesis"), and nothing it added
+/// is left on any node.
+fn assert_nemesis_cleaned(cluster: &str, run: &Path, first_f: &str) {
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(&format!("\"process\":\"nemesis\",\"f\":\"{first_f}\"")),
+        "no {first_f} nemesis event in the history"
+    );
+    assert!(
+        history.contains("\"f\":\"heal\""),
+        "no final heal in the history"
+    );
+    let rules = faultline(&["exec", "--cluster", cluster, "--", "iptables", "-S"]);
+    let text = String::from_utf8_lossy(&rules.stdout);
+    assert_eq!(rules.status.code(), Some(0), "{text}");
+    assert!(
+        !text.contains("FAULTLINE"),
+        "a FAULTLINE chain remains:\n{text}"
+    );
+}
+
+#[test]
+fn faultline_test_with_a_nemesis_on_a_local_cluster() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let spec = ClusterSpec {
+        dir: dir.clone(),
+        nodes: 3,
+        prefix: format!("flw{}", run_id()),
+        subnet: Ipv4Addr::new(10, 81, run_id(), 0),
+    };
+    let _guard = ClusterGuard {
+        dir: dir.clone(),
+        prefix: spec.prefix.clone(),
+    };
+    cluster::up(&spec).expect("cluster up");
+    step("cluster up", t0);
+    let cluster_s = dir.to_str().unwrap();
+
+    // (a) n3 alone for 3 s out of every 6 while the clients on n1 and n2 write the
+    // same key (all ten threads share a key) and the clients on n3 keep making
+    // serializable reads, which n3 answers from its own stale copy: not
+    // linearizable, every time. The short op timeout matters: without it n3's
+    // clients sit in writes that cannot commit for the whole partition and make
+    // hardly any reads.
+    let store = tmp.path().join("store-a");
+    let (code, run) = nemesis_run(
+        cluster_s,
+        &store,
+        &[
+            "--serializable-reads",
+            "--nemesis",
+            "partition",
+            "--partition",
+            "n3",
+            "--nemesis-interval",
+            "3",
+            "--time-limit",
+            "12",
+            "--rate",
+            "200",
+            "--op-timeout",
+            "0.5",
+            "--seed",
+            "11",
+        ],
+        t0,
+    );
+    let results = json(&run.join("results.json"));
+    assert_eq!(code, Some(1), "{results}");
+    assert_eq!(results["valid"], false, "{results}");
+    let failures = results["workload"]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!failures.is_empty(), "no explanation: {results}");
+    assert_nemesis_cleaned(cluster_s, &run, "start-partition");
+    step("(a) stale serializable reads under a partition: exit 1", t0);
+
+    // (b) linearizable reads through partitions, kills and pauses: valid.
+    let store = tmp.path().join("store-b");
+    let (code, run) = nemesis_run(
+        cluster_s,
+        &store,
+        &[
+            "--nemesis",
+            "partition,kill,pause",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "14",
+            "--recovery-time",
+            "5",
+            // This seed's schedule has a partition, a pause and a kill.
+            "--seed",
+            "2",
+        ],
+        t0,
+    );
+    let results = json(&run.join("results.json"));
+    assert_eq!(code, Some(0), "{results}");
+    assert_eq!(results["valid"], true, "{results}");
+    for f in ["pause", "kill"] {
+        let event = format!("\"process\":\"nemesis\",\"f\":\"{f}\"");
+        let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+        assert!(history.contains(&event), "no {f} nemesis event");
+    }
+    assert_nemesis_cleaned(cluster_s, &run, "start-partition");
+    step(
+        "(b) linearizable reads under partition,kill,pause: exit 0",
+        t0,
+    );
     assert!(
         t0.elapsed() < Duration::from_secs(120),
         "took {:?}",

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,13 +13,19 @@ use clap::Args;
 use faultline::clients::etcd::EtcdClients;
 use faultline::control::Control;
 use faultline::db::{self, etcd::Etcd, Db};
+use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
-use faultline::runner::{Progress, RunConfig, RunSummary};
+use faultline::runner::{NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
+use faultline_checkers::history::OpType;
 use faultline_checkers::Validity;
+use faultline_nemesis::fault::NemesisContext;
+use faultline_nemesis::nemesis::{Nemesis, NemesisOptions};
+use faultline_nemesis::net::PartitionSpec;
+use faultline_nemesis::{FaultKind, Phase, Schedule};
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::db::DbKind;
 use super::UsageError;
@@ -69,6 +75,16 @@ pub struct TestOpts {
     /// No live progress line
     #[arg(long)]
     pub no_progress: bool,
+    /// Faults to inject, any of partition,kill,pause,clock,packet (default: none)
+    #[arg(long, default_value = "", value_name = "LIST")]
+    pub nemesis: String,
+    /// Seconds between nemesis steps: a fault starts, holds this long, stops, and
+    /// the cluster gets this long before the next one
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub nemesis_interval: f64,
+    /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
+    #[arg(long, default_value = "halves", value_name = "SPEC")]
+    pub partition: String,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +139,9 @@ struct Plan {
     time_limit: u64,
     recovery: u64,
     op_timeout: Duration,
+    faults: Vec<FaultKind>,
+    nemesis_interval: Duration,
+    partition: PartitionSpec,
 }
 
 fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
@@ -172,12 +191,30 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
         }
     }
     let concurrency = parse_concurrency(&o.concurrency, nodes).map_err(UsageError)?;
+    let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
+    let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
+    let partition = parse_partition(&o.partition).map_err(UsageError)?;
     Ok(Plan {
+        faults,
+        nemesis_interval: Duration::from_secs_f64(interval),
+        partition,
         concurrency,
         seed: o.seed.unwrap_or_else(rand::random),
         time_limit: (time_limit * 1e9) as u64,
         recovery: (recovery * 1e9) as u64,
         op_timeout: Duration::from_secs_f64(op_timeout),
+    })
+}
+
+fn parse_partition(s: &str) -> Result<PartitionSpec, String> {
+    Ok(match s.trim() {
+        "halves" => PartitionSpec::Halves,
+        "one" => PartitionSpec::One,
+        "majorities-ring" => PartitionSpec::MajoritiesRing,
+        "bridge" => PartitionSpec::Bridge,
+        "primaries" => PartitionSpec::Primaries,
+        "" => return Err("--partition must not be empty".into()),
+        node => PartitionSpec::Node(node.to_string()),
     })
 }
 
@@ -215,8 +252,14 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     let plan = plan(o, nodes.len())?;
     let stop = stop_flag();
     let control = super::nodes::connect(&o.nodes)?;
+    // Clock faults only reach etcd under the clock launcher (docs/nemesis.md).
+    let clock = super::db::clock_launch(
+        plan.faults.contains(&FaultKind::Clock),
+        faultline_nemesis::clock::DEFAULT_OFFSET_FILE,
+    )?;
     let etcd = Etcd {
         archive: o.etcd_archive.clone(),
+        clock,
         ..Etcd::default()
     };
     let database: &dyn Db = match o.db {
@@ -378,7 +421,9 @@ fn run_in(
         "leave_db_running": o.leave_db_running,
         "hosts": nodes.iter().map(|n| json!({"name": n.name, "host": n.host})).collect::<Vec<_>>(),
         "store": o.store,
-        "nemesis": [],
+        "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
+        "partition": o.partition,
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -397,9 +442,44 @@ fn run_in(
     let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
     let clients = EtcdClients::new(&hosts, etcd.client_port, kind, prefix, o.serializable_reads);
 
-    let bar = (!o.no_progress).then(|| ProgressLine::start(cfg.progress.clone()));
-    let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+    let faults_now = Arc::new(Mutex::new(String::from("none")));
+    let (events_tx, events_rx) = mpsc::channel();
+    cfg.events = Some(Mutex::new(events_rx));
+    let bar =
+        (!o.no_progress).then(|| ProgressLine::start(cfg.progress.clone(), faults_now.clone()));
+    // The nemesis thread ends (and heals) when its time is up, on Ctrl-C, or when the
+    // run ends early; the scope joins it before the logs and teardown either way.
+    let nemesis_done = AtomicBool::new(false);
+    let (ran, healed) = std::thread::scope(|scope| {
+        let nemesis = (!plan.faults.is_empty()).then(|| {
+            let job = NemesisJob {
+                control,
+                db: database,
+                plan,
+                seed,
+                time_limit: Duration::from_nanos(plan.time_limit),
+                stop,
+                done: &nemesis_done,
+                generator_done: cfg.generator_done.clone(),
+                events: events_tx,
+                faults_now: faults_now.clone(),
+            };
+            scope.spawn(move || job.run())
+        });
+        let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+        nemesis_done.store(true, Ordering::SeqCst);
+        let healed = match nemesis.map(|h| h.join()) {
+            None => Ok(()),
+            Some(Ok(r)) => r,
+            // The guard healed while unwinding; the panic is a bug to report.
+            Some(Err(_)) => Err(anyhow::anyhow!("the nemesis thread panicked")),
+        };
+        (ran, healed)
+    });
     drop(bar);
+    if let Err(e) = &healed {
+        tracing::error!("nemesis: {e:#}");
+    }
 
     // Logs and teardown whatever the run did: a failed run's logs matter most.
     match db::download_logs(database, control, &dir.dir) {
@@ -412,9 +492,162 @@ fn run_in(
         tracing::warn!("teardown: {e}");
     }
     let summary = ran.context("running the workload")?;
+    // A cluster we could not heal is not one whose history we can trust to be the
+    // database's fault alone.
+    healed.context("healing the nemesis's faults")?;
     tracing::info!("checking the history");
     let valid = harness::analyze(dir, w.checker, &summary)?;
     Ok((valid, summary))
+}
+
+/// The nemesis side of a run: a [`Schedule`] of faults over the control plane, its
+/// events into the run's history.
+struct NemesisJob<'a> {
+    control: &'a Control,
+    db: &'a dyn Db,
+    plan: &'a Plan,
+    seed: u64,
+    time_limit: Duration,
+    /// Ctrl-C.
+    stop: &'a AtomicBool,
+    /// The clients are done (or failed).
+    done: &'a AtomicBool,
+    /// The generator is exhausted: heal now (the runner waits for our events).
+    generator_done: Arc<AtomicBool>,
+    events: mpsc::Sender<NamedEvent>,
+    faults_now: Arc<Mutex<String>>,
+}
+
+impl NemesisJob<'_> {
+    fn event(&self, kind: OpType, f: &str, value: Value, error: Option<String>) {
+        // The runner may have returned (the receiver is gone): the event is in the log.
+        let _ = self.events.send(NamedEvent {
+            process: "nemesis",
+            kind,
+            f: f.to_string(),
+            value,
+            error,
+        });
+    }
+
+    fn set_faults(&self, guard: &HealGuard<'_>) {
+        let names: Vec<&str> = guard.nemesis.active().map(|k| k.name()).collect();
+        let text = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(",")
+        };
+        if let Ok(mut f) = self.faults_now.lock() {
+            *f = text;
+        }
+    }
+
+    /// Sleeps until `until`, or less when the run stops; false if it stopped.
+    fn sleep_until(&self, until: Instant) -> bool {
+        loop {
+            if self.stop.load(Ordering::SeqCst)
+                || self.done.load(Ordering::SeqCst)
+                || self.generator_done.load(Ordering::SeqCst)
+            {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(100)));
+        }
+    }
+
+    fn run(self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let end = start + self.time_limit;
+        let ctx = faultline::nemesis::context(self.control, Some(self.db), true);
+        let opts = NemesisOptions {
+            partition: self.plan.partition.clone(),
+            seed: self.seed,
+            ..NemesisOptions::default()
+        };
+        let mut guard = HealGuard {
+            nemesis: Nemesis::new(&self.plan.faults, &opts),
+            ctx,
+            ex: ControlExecutor::new(self.control, Some(self.db)),
+            healed: false,
+        };
+        let schedule = Schedule::new(
+            self.plan.faults.clone(),
+            self.plan.nemesis_interval,
+            self.seed,
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
+        let mut at = start;
+        for step in schedule {
+            at += step.wait;
+            // A fault started last holds until the time is up, not just until the
+            // step after it would have been due.
+            if !self.sleep_until(at.min(end)) || at >= end {
+                break;
+            }
+            if step.phase == Phase::Start && step.kind != FaultKind::Partition {
+                // Targets such as primaries need the current leader.
+                let fresh = faultline::nemesis::context(self.control, Some(self.db), false);
+                guard.ctx.primaries = fresh.primaries;
+            }
+            let f = step.kind.f(step.phase);
+            self.event(OpType::Invoke, f, Value::Null, None);
+            let r = match step.phase {
+                Phase::Start => guard.nemesis.start(step.kind, &guard.ctx, &guard.ex),
+                Phase::Stop => guard.nemesis.stop(step.kind, &guard.ctx, &guard.ex),
+            };
+            match r {
+                Ok(outcome) => self.event(OpType::Info, outcome.f, outcome.value, None),
+                Err(e) => {
+                    // A half-applied fault stays active and is healed below.
+                    tracing::warn!("nemesis {f}: {e}");
+                    self.event(OpType::Info, f, Value::Null, Some(e.to_string()));
+                }
+            }
+            self.set_faults(&guard);
+        }
+        tracing::info!("nemesis: healing everything");
+        self.event(OpType::Invoke, "heal", Value::Null, None);
+        let healed = guard.heal();
+        self.event(
+            OpType::Info,
+            "heal",
+            json!("healed"),
+            healed.as_ref().err().map(|e| e.to_string()),
+        );
+        self.set_faults(&guard);
+        healed.map_err(|e| anyhow::anyhow!("heal: {e}"))
+    }
+}
+
+/// Heals every enabled fault when dropped unless [`HealGuard::heal`] ran: a panic or
+/// an early return in the nemesis thread must not leave a partitioned cluster.
+struct HealGuard<'a> {
+    nemesis: Nemesis,
+    ctx: NemesisContext,
+    ex: ControlExecutor<'a>,
+    healed: bool,
+}
+
+impl HealGuard<'_> {
+    fn heal(&mut self) -> Result<(), faultline_nemesis::NemesisError> {
+        self.healed = true;
+        self.nemesis.heal_all(&self.ctx, &self.ex)
+    }
+}
+
+impl Drop for HealGuard<'_> {
+    fn drop(&mut self) {
+        if !self.healed {
+            tracing::warn!("nemesis ended without healing: healing now");
+            if let Err(e) = self.heal() {
+                tracing::error!("heal: {e}");
+            }
+        }
+    }
 }
 
 /// The live progress line on standard error: elapsed, ops/s, ok / fail / info.
@@ -424,7 +657,7 @@ struct ProgressLine {
 }
 
 impl ProgressLine {
-    fn start(progress: Arc<Progress>) -> Self {
+    fn start(progress: Arc<Progress>, faults: Arc<Mutex<String>>) -> Self {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let bar = indicatif::ProgressBar::new_spinner();
@@ -444,8 +677,9 @@ impl ProgressLine {
                     // ops/s over the last second or so, not since the start.
                     let rate = (total - last.1) as f64 / dt;
                     last = (now, total);
+                    let faults = faults.lock().map(|f| f.clone()).unwrap_or_default();
                     bar.set_message(format!(
-                        "{rate:>7.0} ops/s  ok {}  fail {}  info {}  faults: none",
+                        "{rate:>7.0} ops/s  ok {}  fail {}  info {}  faults: {faults}",
                         progress.ok.load(Ordering::Relaxed),
                         progress.fail.load(Ordering::Relaxed),
                         progress.info.load(Ordering::Relaxed),

@@ -99,15 +99,16 @@ pub fn analyze(
     summary: &RunSummary,
 ) -> Result<Validity, HarnessError> {
     let history = dir.path("history.jsonl");
-    let (valid, results) = match read_file(&history, None) {
+    let (valid, results, checked) = match read_file(&history, None) {
         Ok(h) => {
             let o = check(checker, &h, &Default::default());
-            (o.valid, o.results)
+            (o.valid, o.results.clone(), Some((h, o)))
         }
         // The history is on disk either way; an unreadable one cannot be judged.
         Err(e) => (
             Validity::Unknown,
             json!({"valid": "unknown", "error": e.to_string()}),
+            None,
         ),
     };
     let mut results = results;
@@ -118,6 +119,15 @@ pub fn analyze(
         );
     }
     dir.write_json("results.json", &results)?;
+    // The pages people look at. results.json is the truth: a page that cannot be
+    // written is logged and listed in the index, and never changes the verdict.
+    if let Some((h, o)) = &checked {
+        let errors =
+            crate::report::write_reports(&dir.dir, h, &results, o.linear.as_ref(), o.elle.as_ref());
+        for e in &errors {
+            tracing::warn!("report {e}");
+        }
+    }
     dir.update_links()?;
     Ok(valid)
 }

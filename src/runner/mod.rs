@@ -121,6 +121,35 @@ pub struct RunConfig {
     pub progress: Arc<Progress>,
     /// The history is flushed at least this often (and when the buffer fills).
     pub flush_interval: Duration,
+    /// Events of named processes (the nemesis), written to the history as they
+    /// arrive: one writer keeps the indices consecutive and the file whole.
+    pub events: Option<Mutex<mpsc::Receiver<NamedEvent>>>,
+    /// Set when the generator is exhausted (or stopped): the event sources then
+    /// finish (the nemesis heals), and the runner waits, bounded, until every
+    /// sender is gone so that their last events (the heal) are in the history.
+    pub generator_done: Arc<AtomicBool>,
+}
+
+/// Longest the runner waits, after the generator, for event sources to finish.
+const EVENTS_GRACE: Duration = Duration::from_secs(120);
+
+/// A history event of a process that is not a client (process `"nemesis"`); the
+/// runner gives it its index and time.
+#[derive(Debug, Clone)]
+pub struct NamedEvent {
+    pub process: &'static str,
+    pub kind: OpType,
+    pub f: String,
+    pub value: Value,
+    pub error: Option<String>,
+}
+
+/// A history `process`: a client's number or a name.
+#[derive(Clone, Copy, serde::Serialize)]
+#[serde(untagged)]
+enum Process<'a> {
+    Client(u64),
+    Named(&'a str),
 }
 
 impl RunConfig {
@@ -133,6 +162,8 @@ impl RunConfig {
             stop: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(Progress::default()),
             flush_interval: Duration::from_millis(100),
+            events: None,
+            generator_done: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -171,7 +202,7 @@ struct Line<'a> {
     index: u64,
     #[serde(rename = "type")]
     kind: OpType,
-    process: u64,
+    process: Process<'a>,
     f: &'a str,
     value: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -574,7 +605,7 @@ pub fn run(
         out.write(&Line {
             index: 0,
             kind,
-            process: op.process,
+            process: Process::Client(op.process),
             f: &op.spec.f,
             value: &c.value,
             key: op.spec.key.as_ref(),
@@ -587,7 +618,30 @@ pub fn run(
         Ok(())
     };
 
+    let drain_events = |out: &mut HistoryWriter, summary: &mut RunSummary, now: u64| {
+        let Some(rx) = &cfg.events else {
+            return Ok(());
+        };
+        let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+        while let Ok(e) = rx.try_recv() {
+            out.write(&Line {
+                index: 0,
+                kind: e.kind,
+                process: Process::Named(e.process),
+                f: &e.f,
+                value: &e.value,
+                key: None,
+                time: now as i64,
+                node: "",
+                error: e.error.as_deref(),
+            })?;
+            summary.events += 1;
+        }
+        Ok::<(), RunError>(())
+    };
+
     loop {
+        drain_events(&mut out, &mut summary, ns(Instant::now()))?;
         if cfg.stop.load(Ordering::Relaxed) && !summary.interrupted {
             tracing::info!("stopping: waiting for operations in flight");
             summary.interrupted = true;
@@ -660,7 +714,7 @@ pub fn run(
                 out.write(&Line {
                     index: 0,
                     kind: OpType::Invoke,
-                    process: op.process,
+                    process: Process::Client(op.process),
                     f: &op.spec.f,
                     value: &op.spec.value,
                     key: op.spec.key.as_ref(),
@@ -715,6 +769,40 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    cfg.generator_done.store(true, Ordering::SeqCst);
+    if let Some(rx) = &cfg.events {
+        let deadline = Instant::now() + EVENTS_GRACE;
+        loop {
+            drain_events(&mut out, &mut summary, ns(Instant::now()))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!("event sources still running after {EVENTS_GRACE:?}");
+                break;
+            }
+            let r = rx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .recv_timeout(left.min(Duration::from_millis(100)));
+            match r {
+                Ok(e) => {
+                    out.write(&Line {
+                        index: 0,
+                        kind: e.kind,
+                        process: Process::Named(e.process),
+                        f: &e.f,
+                        value: &e.value,
+                        key: None,
+                        time: ns(Instant::now()) as i64,
+                        node: "",
+                        error: e.error.as_deref(),
+                    })?;
+                    summary.events += 1;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
     out.finish()?;
     summary.elapsed_secs = start.elapsed().as_secs_f64();
     pool.close();
@@ -750,7 +838,7 @@ mod tests {
             w.write(&Line {
                 index: 0,
                 kind: OpType::Invoke,
-                process: i % 7,
+                process: Process::Client(i % 7),
                 f: "write",
                 value: &Value::from(i),
                 key: Some(&Value::from(i / 100)),

@@ -25,15 +25,27 @@ pub enum CheckerKind {
 pub struct CheckOutcome {
     pub valid: Validity,
     pub results: Value,
+    /// The linearizability checker's report, for the HTML pages (already in `results`).
+    #[serde(skip)]
+    pub linear: Option<linear::Report>,
+    /// Elle's report, for the HTML pages (already in `results`).
+    #[serde(skip)]
+    pub elle: Option<elle::ElleReport>,
 }
 
 /// Checks a history. A checker that cannot run (a malformed history) gives `unknown`
 /// with the reason, never a panic: the history is still on disk for a later look.
 pub fn check(kind: CheckerKind, history: &History, opts: &linear::Options) -> CheckOutcome {
     let stats = stats(history);
+    let mut linear_report = None;
+    let mut elle_report = None;
     let (valid, workload) = match kind {
         CheckerKind::Linearizable { model } => match linear::check_named(model, history, opts) {
-            Some(Ok(r)) => (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null)),
+            Some(Ok(r)) => {
+                let v = (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null));
+                linear_report = Some(r);
+                v
+            }
             Some(Err(e)) => (Validity::Unknown, json!({ "error": e.to_string() })),
             None => (
                 Validity::Unknown,
@@ -47,7 +59,11 @@ pub fn check(kind: CheckerKind, history: &History, opts: &linear::Options) -> Ch
         CheckerKind::ListAppend => {
             let o = ElleOptions::for_model(ConsistencyModel::StrictSerializable);
             match elle::check_list_append(history, &o) {
-                Ok(r) => (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null)),
+                Ok(r) => {
+                    let v = (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null));
+                    elle_report = Some(r);
+                    v
+                }
                 Err(e) => (Validity::Unknown, json!({ "error": e.to_string() })),
             }
         }
@@ -57,6 +73,8 @@ pub fn check(kind: CheckerKind, history: &History, opts: &linear::Options) -> Ch
     CheckOutcome {
         valid,
         results: json!({ "valid": valid, "workload": workload, "stats": stats }),
+        linear: linear_report,
+        elle: elle_report,
     }
 }
 
