@@ -9,9 +9,11 @@
 //! collide), distinct from a developer's manual cluster (`fl`/10.77.0.0), and a
 //! cluster directory under a temp dir. Within a run they go one at a time.
 
+mod common;
+use common::{run_id, ClusterGuard};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,34 +27,16 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A number in 0..200 that differs between concurrent test processes (most of
 /// the time): it picks namespace prefixes and subnets.
-fn run_id() -> u8 {
-    (std::process::id() % 200) as u8
-}
-
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn skip_reason(need_etcd: bool) -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    let mut tools = vec![
-        "/usr/sbin/ip",
-        "/usr/sbin/sshd",
-        "/usr/bin/ssh-keygen",
-        "/usr/bin/unshare",
-    ];
-    if need_etcd {
-        tools.extend(["/usr/bin/etcd", "/usr/bin/etcdctl"]);
-    }
-    for t in tools {
-        if !Path::new(t).exists() {
-            return Some(format!("{t} missing (run .ci/run-cluster-deps.sh)"));
-        }
-    }
-    None
+    common::skip_reason(if need_etcd {
+        &["/usr/bin/etcd", "/usr/bin/etcdctl"]
+    } else {
+        &[]
+    })
 }
 
 macro_rules! skip_unless_ready {
@@ -62,20 +46,6 @@ macro_rules! skip_unless_ready {
             return;
         }
     };
-}
-
-/// Tears the cluster down even when an assertion fails half-way.
-struct ClusterGuard {
-    dir: PathBuf,
-    prefix: String,
-}
-
-impl Drop for ClusterGuard {
-    fn drop(&mut self) {
-        if let Err(e) = cluster::down(&self.dir, Some(&self.prefix)) {
-            eprintln!("cleanup of {}: {e}", self.dir.display());
-        }
-    }
 }
 
 fn controller() -> LocalRemote {

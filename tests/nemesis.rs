@@ -8,8 +8,10 @@
 //! so they run beside tests/cluster.rs and a developer's cluster. iptables
 //! only ever runs inside the test's node namespaces (over SSH to the nodes).
 
+mod common;
+use common::{run_id, ClusterGuard};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use faultline::cluster::{self, ClusterSpec};
@@ -33,42 +35,8 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn run_id() -> u8 {
-    (std::process::id() % 200) as u8
-}
-
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for t in [
-        "/usr/sbin/ip",
-        "/usr/sbin/sshd",
-        "/usr/bin/ssh-keygen",
-        "/usr/bin/unshare",
-        "/usr/sbin/iptables",
-        "/usr/sbin/tc",
-    ] {
-        if !Path::new(t).exists() {
-            return Some(format!("{t} missing (run .ci/run-cluster-deps.sh)"));
-        }
-    }
-    None
-}
-
-/// Tears the cluster down even when an assertion fails half-way.
-struct ClusterGuard {
-    dir: PathBuf,
-    prefix: String,
-}
-
-impl Drop for ClusterGuard {
-    fn drop(&mut self) {
-        if let Err(e) = cluster::down(&self.dir, Some(&self.prefix)) {
-            eprintln!("cleanup of {}: {e}", self.dir.display());
-        }
-    }
+    common::skip_reason(&["/usr/sbin/iptables", "/usr/sbin/tc"])
 }
 
 fn ssh_opts(dir: &Path) -> SshOptions {

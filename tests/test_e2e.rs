@@ -6,6 +6,8 @@
 //! passes. Its namespaces and subnet (`fleK`/10.80.K.0, K from the process id) differ
 //! from tests/cluster.rs's and from a manual cluster's, so it can run beside them.
 
+mod common;
+use common::{run_id, ClusterGuard};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,42 +15,8 @@ use std::time::{Duration, Instant};
 
 use faultline::cluster::{self, ClusterSpec};
 
-fn run_id() -> u8 {
-    (std::process::id() % 200) as u8
-}
-
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for t in [
-        "/usr/sbin/ip",
-        "/usr/sbin/sshd",
-        "/usr/bin/ssh-keygen",
-        "/usr/bin/unshare",
-        "/usr/bin/etcd",
-        "/usr/bin/etcdctl",
-    ] {
-        if !Path::new(t).exists() {
-            return Some(format!("{t} missing (run .ci/run-cluster-deps.sh)"));
-        }
-    }
-    None
-}
-
-/// Tears the cluster down (killing etcd with it) even when an assertion fails.
-struct ClusterGuard {
-    dir: PathBuf,
-    prefix: String,
-}
-
-impl Drop for ClusterGuard {
-    fn drop(&mut self) {
-        if let Err(e) = cluster::down(&self.dir, Some(&self.prefix)) {
-            eprintln!("cleanup of {}: {e}", self.dir.display());
-        }
-    }
+    common::skip_reason(&["/usr/bin/etcd", "/usr/bin/etcdctl"])
 }
 
 fn faultline(args: &[&str]) -> Output {
