@@ -189,7 +189,7 @@ fn null_or(r: i64) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(3000))]
 
     #[test]
     fn cas_register_agrees_with_oracle(acts in actions()) {

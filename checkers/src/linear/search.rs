@@ -103,6 +103,8 @@ const LOOKAHEAD_MAX_STATES: usize = 4096;
 /// small enough that a one-second limit is kept to a few milliseconds.
 const CHECK_EVERY: u64 = 256;
 const MAX_BEST_STATES: usize = 16;
+/// How far `viable` looks, in return order, for the next unlinearized read.
+const VIABLE_SCAN: usize = 64;
 
 /// Does `a` use at most what `b` uses of every class? Both are sorted (class, count)
 /// lists; a class missing from one counts as zero there.
@@ -162,6 +164,8 @@ pub(crate) struct Search<'a, M: Model> {
     read_only: Vec<bool>,
     /// Per operation class: is its effect independent of the state before?
     blind: Vec<bool>,
+    /// Whether to ask the model if the next read can still succeed (`viable`).
+    reach: bool,
     /// Completed operations (indices into `pb.det`) ordered by return.
     by_ret: Vec<u32>,
     lin: Vec<u64>,
@@ -216,6 +220,7 @@ impl<'a, M: Model> Search<'a, M> {
             scratch: Vec::new(),
             read_only: pb.classes.iter().map(|c| model.read_only(c)).collect(),
             blind: pb.classes.iter().map(|c| model.blind(c)).collect(),
+            reach: model.checks_reachability(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
             p: 0,
@@ -448,6 +453,43 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
         None
+    }
+
+    /// False when the read that must come soonest (the unlinearized read-only operation
+    /// with the earliest return) can no longer succeed, whatever is linearized before it
+    /// (`Model::reachable`): the configuration is then a dead end, and saying so now
+    /// saves trying every order of the operations that may still come first. Many
+    /// concurrent appends make that the bulk of a search.
+    fn viable(&self) -> bool {
+        if !self.reach {
+            return true;
+        }
+        let det = &self.pb.det;
+        // Linearized operations may sit between unlinearized ones in return order; a
+        // short scan finds the first read in nearly every case.
+        let read = self.by_ret[self.q as usize..]
+            .iter()
+            .take(VIABLE_SCAN)
+            .copied()
+            .find(|&i| !self.is_lin(i) && self.read_only[det[i as usize].class as usize]);
+        let Some(g) = read else {
+            return true;
+        };
+        let rg = det[g as usize].ret;
+        let classes = &self.pb.classes;
+        let mut between = (self.p..det.len() as u32)
+            .take_while(|&j| det[j as usize].call < rg)
+            .filter(|&j| j != g && !self.is_lin(j))
+            .map(|j| &classes[det[j as usize].class as usize])
+            .chain(self.pb.info.iter().enumerate().filter_map(|(k, c)| {
+                let u = self.used[k] as usize;
+                (u < c.calls.len() && c.calls[u] < rg).then(|| &classes[c.class as usize])
+            }));
+        self.model.reachable(
+            &self.states[self.state as usize],
+            &classes[det[g as usize].class as usize],
+            &mut between,
+        )
     }
 
     /// May completed operation `i` be tried next? Not if it is linearized already, nor if
@@ -693,7 +735,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.report_memory();
                 return Some(SearchResult::Linearizable);
             }
-            if !self.remember() {
+            if !self.viable() || !self.remember() {
                 self.revert(undo);
                 continue;
             }

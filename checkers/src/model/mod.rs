@@ -88,6 +88,30 @@ pub trait Model: Sync {
         false
     }
 
+    /// Whether [`Model::reachable`] can ever answer false: the search only looks ahead
+    /// for models that can use it.
+    fn checks_reachability(&self) -> bool {
+        false
+    }
+
+    /// Can the read-only operation `read` still succeed once some of the operations in
+    /// `between` have been applied to `state`, in some order? `between` holds every
+    /// operation that may still be linearized before `read` (and nothing else may be).
+    /// Answer false only when no subset, in no order, lets `read` succeed: the search
+    /// then gives up on the configuration at once instead of trying every order of the
+    /// operations in between first (appends that no read can agree with, say). Only
+    /// asked when [`Model::checks_reachability`] says so; the default (true) is always
+    /// safe.
+    fn reachable(
+        &self,
+        state: &Self::State,
+        read: &Self::Op,
+        between: &mut dyn Iterator<Item = &Self::Op>,
+    ) -> bool {
+        let _ = (state, read, between);
+        true
+    }
+
     /// Bytes a state holds on the heap, for the memory limit (the search keeps every
     /// distinct state it meets). The default suits states without heap data.
     fn heap_size(&self, state: &Self::State) -> usize {

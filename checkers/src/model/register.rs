@@ -195,6 +195,33 @@ fn last_register_observer(
         .collect()
 }
 
+/// A read of `v` can succeed later only if the register holds `v` now or some operation
+/// that may come first puts `v` there.
+fn register_reachable(
+    state: &RegisterState,
+    read: &RegisterOp,
+    between: &mut dyn Iterator<Item = &RegisterOp>,
+) -> bool {
+    let RegisterOp::Read(v) = read else {
+        return true;
+    };
+    if state.0 == *v {
+        return true;
+    }
+    let Some(v) = v else {
+        // Nothing writes "unset" back.
+        return false;
+    };
+    for op in between {
+        if let RegisterOp::Write(w) | RegisterOp::Cas(_, w) = op {
+            if w == v {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The two registers differ only in their name and in accepting cas.
 macro_rules! register_model {
     ($ty:ident, $name:literal, $allow_cas:literal) => {
@@ -238,6 +265,19 @@ macro_rules! register_model {
 
             fn read_only(&self, op: &RegisterOp) -> bool {
                 matches!(op, RegisterOp::Read(_))
+            }
+
+            fn checks_reachability(&self) -> bool {
+                true
+            }
+
+            fn reachable(
+                &self,
+                state: &RegisterState,
+                read: &RegisterOp,
+                between: &mut dyn Iterator<Item = &RegisterOp>,
+            ) -> bool {
+                register_reachable(state, read, between)
             }
 
             fn blind(&self, op: &RegisterOp) -> bool {
@@ -388,6 +428,32 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_))
     }
 
+    fn checks_reachability(&self) -> bool {
+        true
+    }
+
+    /// Appends only make the string longer: a get can still see `v` only if what is
+    /// stored now is where `v` starts, or a put that may come first stores a start of it.
+    fn reachable(
+        &self,
+        state: &KvState,
+        read: &KvOp,
+        between: &mut dyn Iterator<Item = &KvOp>,
+    ) -> bool {
+        let KvOp::Get(v) = read else {
+            return true;
+        };
+        if v.starts_with(state.value.as_str()) {
+            return true;
+        }
+        for op in between {
+            if matches!(op, KvOp::Put(p) if v.starts_with(p.as_str())) {
+                return true;
+            }
+        }
+        false
+    }
+
     fn blind(&self, op: &KvOp) -> bool {
         matches!(op, KvOp::Put(_))
     }
@@ -413,6 +479,55 @@ mod tests {
         let mut v = Vec::new();
         m.step(s, op, &mut v);
         v
+    }
+
+    fn reach<M: Model>(m: &M, s: &M::State, read: &M::Op, between: &[M::Op]) -> bool {
+        m.reachable(s, read, &mut between.iter())
+    }
+
+    #[test]
+    fn a_read_is_reachable_only_through_what_may_come_first() {
+        let sc = |v: i64| Scalar::from_json(&json!(v)).unwrap();
+        let holds = |v: i64| RegisterState(Some(sc(v)));
+        let read = RegisterOp::Read(Some(sc(2)));
+        assert!(reach(&CasRegister, &holds(2), &read, &[]));
+        assert!(!reach(&CasRegister, &holds(1), &read, &[]));
+        assert!(!reach(
+            &CasRegister,
+            &holds(1),
+            &read,
+            &[RegisterOp::Write(sc(3))]
+        ));
+        assert!(reach(
+            &CasRegister,
+            &holds(1),
+            &read,
+            &[RegisterOp::Write(sc(2))]
+        ));
+        assert!(reach(
+            &CasRegister,
+            &holds(1),
+            &read,
+            &[RegisterOp::Cas(sc(5), sc(2))]
+        ));
+        // Nothing makes a register unset again.
+        let unset = RegisterOp::Read(None);
+        assert!(!reach(
+            &Register,
+            &holds(1),
+            &unset,
+            &[RegisterOp::Write(sc(1))]
+        ));
+        assert!(reach(&Register, &RegisterState(None), &unset, &[]));
+
+        let kv = |s: &str| KvState::new(s.to_string());
+        let get = KvOp::Get("ab".into());
+        assert!(reach(&Kv, &kv("a"), &get, &[]));
+        assert!(reach(&Kv, &kv(""), &get, &[]));
+        assert!(!reach(&Kv, &kv("b"), &get, &[KvOp::Append("b".into())]));
+        assert!(!reach(&Kv, &kv("b"), &get, &[KvOp::Put("x".into())]));
+        assert!(reach(&Kv, &kv("b"), &get, &[KvOp::Put("a".into())]));
+        assert!(reach(&Kv, &kv("b"), &get, &[KvOp::Put("".into())]));
     }
 
     #[test]

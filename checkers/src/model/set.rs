@@ -87,6 +87,42 @@ impl Model for Set {
         matches!(op, SetOp::Read(_))
     }
 
+    fn checks_reachability(&self) -> bool {
+        true
+    }
+
+    /// Nothing leaves a set: a read can still see `r` only if every element there now
+    /// is in `r`, and every element of `r` missing now may still be added.
+    fn reachable(
+        &self,
+        state: &SetState,
+        read: &SetOp,
+        between: &mut dyn Iterator<Item = &SetOp>,
+    ) -> bool {
+        let SetOp::Read(r) = read else {
+            return true;
+        };
+        if !state.0.is_subset(r) {
+            return false;
+        }
+        let mut missing = r.len() - state.0.len();
+        if missing == 0 {
+            return true;
+        }
+        let mut seen = BTreeSet::new();
+        for op in between {
+            if let SetOp::Add(v) = op {
+                if r.contains(v) && !state.0.contains(v) && seen.insert(v) {
+                    missing -= 1;
+                    if missing == 0 {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     fn step(&self, state: &SetState, op: &SetOp, next: &mut Vec<SetState>) {
         match op {
             SetOp::Add(v) => {
@@ -115,5 +151,28 @@ impl Model for Set {
             }
             other => format!("{other} is not possible from {state}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_read_is_reachable_only_when_nothing_must_leave_and_the_rest_may_come() {
+        let sc = |v: i64| Scalar::from_json(&json!(v)).unwrap();
+        let set = |vs: &[i64]| vs.iter().map(|&v| sc(v)).collect::<BTreeSet<_>>();
+        let read = SetOp::Read(set(&[1, 2]));
+        let reach = |state: &[i64], between: &[SetOp]| {
+            Set.reachable(&SetState(set(state)), &read, &mut between.iter())
+        };
+        assert!(reach(&[1, 2], &[]));
+        assert!(!reach(&[1, 3], &[SetOp::Add(sc(2))]));
+        assert!(!reach(&[1], &[]));
+        assert!(!reach(&[1], &[SetOp::Add(sc(3))]));
+        assert!(reach(&[1], &[SetOp::Add(sc(3)), SetOp::Add(sc(2))]));
+        assert!(!reach(&[], &[SetOp::Add(sc(1)), SetOp::Add(sc(1))]));
+        assert!(reach(&[], &[SetOp::Add(sc(1)), SetOp::Add(sc(2))]));
     }
 }
