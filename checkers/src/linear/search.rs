@@ -68,8 +68,22 @@ pub(crate) struct Stats {
 #[derive(Clone, Copy)]
 enum Undo {
     Root,
-    Det { i: u32, state: u32, p: u32, q: u32 },
-    Info { k: u32, state: u32 },
+    /// `absorbed`: how many unobserved writes went in just before `i` (the top
+    /// entries of `Search::absorbed`).
+    Det {
+        i: u32,
+        state: u32,
+        p: u32,
+        q: u32,
+        absorbed: u32,
+    },
+    Info {
+        k: u32,
+        state: u32,
+        p: u32,
+        q: u32,
+        absorbed: u32,
+    },
 }
 
 struct Frame {
@@ -166,6 +180,14 @@ pub(crate) struct Search<'a, M: Model> {
     blind: Vec<bool>,
     /// Whether to ask the model if the next read can still succeed (`viable`).
     reach: bool,
+    /// Per operation class: a blind operation whose state nothing ever observes
+    /// (`Model::unobserved`).
+    unobserved: Vec<bool>,
+    /// Whether any completed operation is unobserved: then `absorb` has work to do.
+    any_unobserved: bool,
+    /// Unobserved writes linearized just before a blind move (see `absorb`), with the
+    /// state each left, as a stack: moves are undone in reverse.
+    absorbed: Vec<(u32, u32)>,
     /// Completed operations (indices into `pb.det`) ordered by return.
     by_ret: Vec<u32>,
     lin: Vec<u64>,
@@ -185,6 +207,9 @@ pub(crate) struct Search<'a, M: Model> {
     best_done: u32,
     best_path: Vec<Step>,
     best_valid: usize,
+    /// For frame f (1-based), how many steps of `best_path` frames 1..=f hold: a frame
+    /// holds its move and the writes it absorbed.
+    best_steps: Vec<u32>,
     best_states: Vec<u32>,
     since_check: u64,
 
@@ -221,6 +246,9 @@ impl<'a, M: Model> Search<'a, M> {
             read_only: pb.classes.iter().map(|c| model.read_only(c)).collect(),
             blind: pb.classes.iter().map(|c| model.blind(c)).collect(),
             reach: model.checks_reachability(),
+            unobserved: Vec::new(),
+            any_unobserved: false,
+            absorbed: Vec::new(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
             p: 0,
@@ -234,6 +262,7 @@ impl<'a, M: Model> Search<'a, M> {
             best_done: 0,
             best_path: Vec::new(),
             best_valid: 0,
+            best_steps: vec![0],
             best_states: Vec::new(),
             since_check: 0,
             memo_plain: FxHashSet::default(),
@@ -245,6 +274,8 @@ impl<'a, M: Model> Search<'a, M> {
             stats,
         };
         s.state = s.intern(model.init());
+        s.unobserved = model.unobserved(&pb.classes);
+        s.any_unobserved = pb.det.iter().any(|e| s.unobserved[e.class as usize]);
         s
     }
 
@@ -428,7 +459,10 @@ impl<'a, M: Model> Search<'a, M> {
         let mut i = self.p;
         while i < n && self.pb.det[i as usize].call < r {
             let class = self.pb.det[i as usize].class;
-            if !self.is_lin(i) && !self.read_only[class as usize] {
+            if !self.is_lin(i)
+                && !self.read_only[class as usize]
+                && !self.unobserved[class as usize]
+            {
                 let (start, len) = self.successors(class);
                 for j in start..start + len {
                     let next = self.succ_pool[j as usize];
@@ -492,11 +526,47 @@ impl<'a, M: Model> Search<'a, M> {
         )
     }
 
+    /// Linearizes, just before the blind move `x`, every unobserved write that may be
+    /// linearized now; returns how many. Such a write is never tried as a move of its
+    /// own (unless it must come next): nothing can follow it but a blind operation (its
+    /// state is never observed, so no read or cas succeeds there), and placed directly
+    /// before one it changes nothing. Putting it in at the first chance only lifts its
+    /// deadline, so no linearization is lost, and the search no longer tries every
+    /// subset of the unobserved writes in the window: with many clients writing unique
+    /// values, that was most of its work. `p` and `q` are left for the caller to move.
+    fn absorb(&mut self, x: u32) -> u32 {
+        if !self.any_unobserved {
+            return 0;
+        }
+        let r = self.horizon();
+        let n = self.pb.det.len() as u32;
+        let mut count = 0;
+        let mut j = self.p;
+        while j < n && self.pb.det[j as usize].call < r {
+            let class = self.pb.det[j as usize].class;
+            if j != x && !self.is_lin(j) && self.unobserved[class as usize] {
+                // Blind: the state it leaves does not depend on the one before.
+                let (start, len) = self.successors(class);
+                if len > 0 {
+                    let st = self.succ_pool[start as usize];
+                    self.lin[(j / 64) as usize] |= 1 << (j % 64);
+                    self.absorbed.push((j, st));
+                    count += 1;
+                }
+            }
+            j += 1;
+        }
+        count
+    }
+
     /// May completed operation `i` be tried next? Not if it is linearized already, nor if
     /// it is blind and the last move was indeterminate (see `Model::blind`).
     fn may_try(&self, i: u32, after_info: bool) -> bool {
-        let blind = self.blind[self.pb.det[i as usize].class as usize];
-        !(self.is_lin(i) || after_info && blind)
+        let class = self.pb.det[i as usize].class as usize;
+        let blind = self.blind[class];
+        !(self.is_lin(i)
+            || after_info && blind
+            || self.unobserved[class] && self.by_ret.get(self.q as usize) != Some(&i))
     }
 
     fn is_blind(&self, mv: Move) -> bool {
@@ -510,31 +580,43 @@ impl<'a, M: Model> Search<'a, M> {
     fn apply(&mut self, mv: Move) -> Undo {
         match mv {
             Move::Det(i, next) => {
+                let state = self.state;
+                let absorbed = if self.blind[self.pb.det[i as usize].class as usize] {
+                    self.absorb(i)
+                } else {
+                    0
+                };
                 let undo = Undo::Det {
                     i,
-                    state: self.state,
+                    state,
                     p: self.p,
                     q: self.q,
+                    absorbed,
                 };
                 self.lin[(i / 64) as usize] |= 1 << (i % 64);
                 self.state = next;
-                self.done += 1;
-                let n = self.pb.det.len() as u32;
-                while self.p < n && self.is_lin(self.p) {
-                    self.p += 1;
-                }
-                while (self.q as usize) < self.by_ret.len()
-                    && self.is_lin(self.by_ret[self.q as usize])
-                {
-                    self.q += 1;
-                }
+                self.done += 1 + absorbed;
+                self.advance();
                 undo
             }
             Move::Info(k, next) => {
+                let state = self.state;
+                let absorbed = if self.blind[self.pb.info[k as usize].class as usize] {
+                    self.absorb(u32::MAX)
+                } else {
+                    0
+                };
                 let undo = Undo::Info {
                     k,
-                    state: self.state,
+                    state,
+                    p: self.p,
+                    q: self.q,
+                    absorbed,
                 };
+                if absorbed > 0 {
+                    self.done += absorbed;
+                    self.advance();
+                }
                 if self.used[k as usize] == 0 {
                     self.used_stack.push(k);
                 }
@@ -545,17 +627,54 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
+    /// Moves `p` and `q` past operations linearized since they were set.
+    fn advance(&mut self) {
+        let n = self.pb.det.len() as u32;
+        while self.p < n && self.is_lin(self.p) {
+            self.p += 1;
+        }
+        while (self.q as usize) < self.by_ret.len() && self.is_lin(self.by_ret[self.q as usize]) {
+            self.q += 1;
+        }
+    }
+
+    /// Takes back the unobserved writes absorbed by a move.
+    fn unabsorb(&mut self, absorbed: u32) {
+        for _ in 0..absorbed {
+            if let Some((w, _)) = self.absorbed.pop() {
+                self.lin[(w / 64) as usize] &= !(1 << (w % 64));
+            }
+        }
+        self.done -= absorbed;
+    }
+
     fn revert(&mut self, undo: Undo) {
         match undo {
             Undo::Root => {}
-            Undo::Det { i, state, p, q } => {
+            Undo::Det {
+                i,
+                state,
+                p,
+                q,
+                absorbed,
+            } => {
                 self.lin[(i / 64) as usize] &= !(1 << (i % 64));
+                self.unabsorb(absorbed);
                 self.state = state;
                 self.p = p;
                 self.q = q;
                 self.done -= 1;
             }
-            Undo::Info { k, state } => {
+            Undo::Info {
+                k,
+                state,
+                p,
+                q,
+                absorbed,
+            } => {
+                self.unabsorb(absorbed);
+                self.p = p;
+                self.q = q;
                 self.used[k as usize] -= 1;
                 if self.used[k as usize] == 0 {
                     let top = self.used_stack.pop();
@@ -774,24 +893,52 @@ impl<'a, M: Model> Search<'a, M> {
             self.stats.deepest = self.done;
             self.best_states.clear();
             self.best_states.push(self.state);
-            self.best_path.truncate(self.best_valid);
+            self.best_steps.truncate(self.best_valid + 1);
+            self.best_path
+                .truncate(self.best_steps[self.best_valid] as usize);
             // Frames 1.. hold the steps; walk down from the top to know the state after
             // each step and which operation of an indeterminate class it used.
             let mut used = self.used.clone();
             let mut state_after = self.state;
             let mut tail: Vec<Step> = Vec::new();
+            let mut counts: Vec<u32> = Vec::new();
+            let mut top = self.absorbed.len();
             for fr in self.stack[self.best_valid + 1..].iter().rev() {
                 tail.push(Self::step_of(fr.undo, &used, state_after));
+                let mut steps = 1;
                 match fr.undo {
-                    Undo::Det { state, .. } => state_after = state,
-                    Undo::Info { k, state } => {
+                    Undo::Det {
+                        state, absorbed, ..
+                    } => {
+                        let from = top - absorbed as usize;
+                        for &(w, st) in self.absorbed[from..top].iter().rev() {
+                            tail.push(Step::Det { i: w, state: st });
+                        }
+                        top = from;
+                        steps += absorbed;
+                        state_after = state;
+                    }
+                    Undo::Info {
+                        k, state, absorbed, ..
+                    } => {
                         used[k as usize] -= 1;
+                        let from = top - absorbed as usize;
+                        for &(w, st) in self.absorbed[from..top].iter().rev() {
+                            tail.push(Step::Det { i: w, state: st });
+                        }
+                        top = from;
+                        steps += absorbed;
                         state_after = state;
                     }
                     Undo::Root => {}
                 }
+                counts.push(steps);
             }
             self.best_path.extend(tail.into_iter().rev());
+            for c in counts.into_iter().rev() {
+                let last = *self.best_steps.last().unwrap_or(&0);
+                self.best_steps.push(last + c);
+            }
             self.best_valid = self.stack.len() - 1;
         } else if self.done == self.best_done
             && self.best_states.len() < MAX_BEST_STATES

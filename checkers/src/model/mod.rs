@@ -112,6 +112,14 @@ pub trait Model: Sync {
         true
     }
 
+    /// For each operation of a history, whether it is blind (see [`Model::blind`]) and
+    /// no operation among `ops` can ever observe the state it leaves: a write of a value
+    /// nobody reads. The search then only places it directly before another blind
+    /// operation, which cuts the orders it must try. The default (none) is always safe.
+    fn unobserved(&self, ops: &[Self::Op]) -> Vec<bool> {
+        vec![false; ops.len()]
+    }
+
     /// Bytes a state holds on the heap, for the memory limit (the search keeps every
     /// distinct state it meets). The default suits states without heap data.
     fn heap_size(&self, state: &Self::State) -> usize {

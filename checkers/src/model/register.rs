@@ -222,6 +222,22 @@ fn register_reachable(
     false
 }
 
+/// Writes of a value that no read returns and no cas expects.
+fn unobserved_register_writes(ops: &[RegisterOp]) -> Vec<bool> {
+    let mut observed: FxHashSet<&Scalar> = FxHashSet::default();
+    for op in ops {
+        match op {
+            RegisterOp::Read(Some(v)) | RegisterOp::Cas(v, _) => {
+                observed.insert(v);
+            }
+            _ => {}
+        }
+    }
+    ops.iter()
+        .map(|op| matches!(op, RegisterOp::Write(v) if !observed.contains(v)))
+        .collect()
+}
+
 /// The two registers differ only in their name and in accepting cas.
 macro_rules! register_model {
     ($ty:ident, $name:literal, $allow_cas:literal) => {
@@ -269,6 +285,10 @@ macro_rules! register_model {
 
             fn checks_reachability(&self) -> bool {
                 true
+            }
+
+            fn unobserved(&self, ops: &[RegisterOp]) -> Vec<bool> {
+                unobserved_register_writes(ops)
             }
 
             fn reachable(
@@ -430,6 +450,24 @@ impl Model for Kv {
 
     fn checks_reachability(&self) -> bool {
         true
+    }
+
+    /// A put is observed by any get that starts with what it stored (appends may have
+    /// followed it).
+    fn unobserved(&self, ops: &[KvOp]) -> Vec<bool> {
+        let gets: Vec<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                KvOp::Get(v) => Some(v.as_str()),
+                _ => None,
+            })
+            .collect();
+        ops.iter()
+            .map(|op| match op {
+                KvOp::Put(p) => !gets.iter().any(|g| g.starts_with(p.as_str())),
+                _ => false,
+            })
+            .collect()
     }
 
     /// Appends only make the string longer: a get can still see `v` only if what is
