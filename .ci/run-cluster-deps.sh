@@ -4,7 +4,8 @@
 #
 # Debian's maintainer scripts would start a host-wide sshd and etcd on install. The
 # tests never use those (every node runs its own sshd and etcd inside its own
-# namespaces), and a host etcd would hold ports 2379/2380 on 127.0.0.1, so a
+# namespaces), and a host etcd would hold ports 2379/2380 on 127.0.0.1 (a host
+# redis 6379, a host sentinel 26379), so a
 # policy-rc.d that denies every service start is in place while apt runs.
 set -eu
 
@@ -14,8 +15,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
+# redis-*: the Redis suite (examples/suites/redis.toml, tests/redis_e2e.rs)
+# runs Debian's redis-server and redis-sentinel on the nodes (its client is stdlib-only Python 3).
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar chromium"
+libssl-dev pkg-config util-linux procps tar chromium \
+redis-server redis-sentinel redis-tools"
 
 missing=""
 for p in $PACKAGES; do
@@ -54,9 +58,11 @@ apt-get install -y -q --no-install-recommends $missing
 # Should a host sshd or etcd have been started anyway (an init system that
 # ignores policy-rc.d), stop and disable it, but only for a package this run
 # installed: a service that ran before is not ours to stop. The tests never use
-# them, and a host etcd would hold 127.0.0.1:2379.
+# them, and a host etcd would hold 127.0.0.1:2379 (redis 6379, sentinel 26379).
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     case " $missing " in *" etcd-server "*) systemctl disable --now etcd >/dev/null 2>&1 || true ;; esac
     case " $missing " in *" openssh-server "*) systemctl disable --now ssh >/dev/null 2>&1 || true ;; esac
+    case " $missing " in *" redis-server "*) systemctl disable --now redis-server >/dev/null 2>&1 || true ;; esac
+    case " $missing " in *" redis-sentinel "*) systemctl disable --now redis-sentinel >/dev/null 2>&1 || true ;; esac
 fi
 echo "run-cluster-deps.sh: installed:$missing"
