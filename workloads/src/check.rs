@@ -119,6 +119,57 @@ pub struct SetReport {
     pub recovered: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When invalid: what went wrong, in one sentence (the lists above can be long).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+/// At most this many elements are named in an explanation.
+const NAMED: usize = 10;
+
+/// `3, 4, 5, 9` as `3..5, 9`, the first few runs only.
+fn runs(elements: &[i64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < elements.len() && out.len() < NAMED {
+        let start = elements[i];
+        let mut end = start;
+        while i + 1 < elements.len() && elements[i + 1] == end + 1 {
+            i += 1;
+            end = elements[i];
+        }
+        out.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}..{end}")
+        });
+        i += 1;
+    }
+    if i < elements.len() {
+        out.push("...".into());
+    }
+    out.join(", ")
+}
+
+/// One sentence on the lost and unexpected elements; `None` when there are none.
+fn explain_set(acked: usize, read: usize, lost: &[i64], unexpected: &[i64]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !lost.is_empty() {
+        parts.push(format!(
+            "{} of {acked} acknowledged adds are missing from the final read of {read} elements \
+             (lost: {}): the database confirmed these writes, then lost them",
+            lost.len(),
+            runs(lost)
+        ));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!(
+            "the final read has {} elements that no add ever attempted ({})",
+            unexpected.len(),
+            runs(unexpected)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Compares adds with the last successful read. No successful read: unknown.
@@ -164,6 +215,7 @@ pub fn check_set(history: &History) -> SetReport {
             unexpected: vec![],
             recovered: vec![],
             reason: Some(bad.unwrap_or_else(|| "no read succeeded".into())),
+            explanation: None,
         };
     };
     let lost: Vec<i64> = acked.difference(&read).copied().collect();
@@ -187,6 +239,7 @@ pub fn check_set(history: &History) -> SetReport {
         attempt_count: attempted.len(),
         acknowledged_count: acked.len(),
         ok_count: read.len(),
+        explanation: explain_set(acked.len(), read.len(), &lost, &unexpected),
         lost,
         unexpected,
         recovered,
