@@ -588,8 +588,12 @@ impl NemesisJob<'_> {
             if !self.sleep_until(at.min(end)) || at >= end {
                 break;
             }
-            if step.phase == Phase::Start && step.kind != FaultKind::Partition {
-                // Targets such as primaries need the current leader.
+            // Targets such as primaries need the current leader, asked again before
+            // every start: a failover moves it (a Redis primary cut off by the last
+            // partition is not the primary any more).
+            let needs_primaries = step.kind != FaultKind::Partition
+                || self.plan.partition == PartitionSpec::Primaries;
+            if step.phase == Phase::Start && needs_primaries {
                 let fresh = faultline::nemesis::context(self.control, Some(self.db), false);
                 guard.ctx.primaries = fresh.primaries;
             }
