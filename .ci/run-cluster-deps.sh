@@ -14,8 +14,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
+# libxml2-utils: xmllint validates the JUnit output against its schema (tests/junit.rs).
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar chromium"
+libssl-dev pkg-config util-linux procps tar chromium libxml2-utils"
 
 missing=""
 for p in $PACKAGES; do

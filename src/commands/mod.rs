@@ -11,6 +11,7 @@ pub mod nodes;
 pub mod serve;
 pub mod sim;
 pub mod test;
+mod test_output;
 
 use crate::cli::Command;
 

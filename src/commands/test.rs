@@ -28,6 +28,7 @@ use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
 
 use super::db::DbKind;
+use super::test_output::{self, Checked, Crashed};
 use super::UsageError;
 use crate::cli::NodeOpts;
 use crate::logging;
@@ -85,6 +86,21 @@ pub struct TestOpts {
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
     pub partition: String,
+    /// Also write the results as JUnit XML (a suite per run, a case per checker)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the results document (every run's results.json) as JSON on standard
+    /// output; the human-readable lines go to standard error
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A human-readable line: on standard output, or on standard error when standard
+/// output carries the `--json` document.
+macro_rules! say {
+    ($o:expr, $($t:tt)*) => {
+        if $o.json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
 }
 
 #[derive(Debug, Args)]
@@ -239,14 +255,6 @@ pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
     run_matrix(&a.opts, &kinds, true)
 }
 
-struct Row {
-    name: String,
-    seed: u64,
-    valid: Validity,
-    summary: RunSummary,
-    dir: PathBuf,
-}
-
 fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
     let nodes = super::nodes::resolve_nodes(&o.nodes)?;
     let plan = plan(o, nodes.len())?;
@@ -265,8 +273,8 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     let database: &dyn Db = match o.db {
         DbKind::Etcd => &etcd,
     };
-    let mut rows = Vec::new();
-    let mut crashed: Vec<String> = Vec::new();
+    let mut rows: Vec<Checked> = Vec::new();
+    let mut crashed: Vec<Crashed> = Vec::new();
     'outer: for &kind in kinds {
         for i in 0..o.test_count {
             if stop.load(Ordering::SeqCst) {
@@ -278,26 +286,43 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 // One test: its error is the command's. A matrix goes on with the next
                 // test (as Jepsen's test-all) and reports the crash at the end.
                 Err(e) if table => {
-                    let name = format!("{}-{} (seed {seed})", database.name(), kind.name());
-                    eprintln!("{name} crashed: {e:#}");
-                    // The table gets the first line; the whole error is above and in the
-                    // run's faultline.log.
-                    let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                    crashed.push(format!("{name}: {first}"));
+                    let name = format!("{}-{}", database.name(), kind.name());
+                    eprintln!("{name} (seed {seed}) crashed: {e:#}");
+                    crashed.push(Crashed {
+                        name,
+                        seed,
+                        error: format!("{e:#}"),
+                    });
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // The CI outputs still say what happened; the error is the command's.
+                    let crash = Crashed {
+                        name: format!("{}-{}", database.name(), kind.name()),
+                        seed,
+                        error: format!("{e:#}"),
+                    };
+                    let _ = ci_outputs(o, &rows, &[crash], super::EXIT_INTERNAL);
+                    return Err(e);
+                }
             }
         }
     }
     let verdict: Validity = rows.iter().map(|r| r.valid).collect();
     if table && (!rows.is_empty() || !crashed.is_empty()) {
-        println!(
+        say!(
+            o,
             "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
-            "test", "seed", "ops", "ok", "fail", "info"
+            "test",
+            "seed",
+            "ops",
+            "ok",
+            "fail",
+            "info"
         );
         for r in &rows {
             let s = &r.summary;
-            println!(
+            say!(
+                o,
                 "{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  {}",
                 r.name,
                 r.seed,
@@ -309,12 +334,16 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
             );
         }
         for c in &crashed {
-            println!("CRASHED: {c}");
+            // The table gets the first line; the whole error is above and in the run's
+            // faultline.log.
+            let first = c.error.lines().next().unwrap_or("");
+            say!(o, "CRASHED: {} (seed {}): {first}", c.name, c.seed);
         }
         if crashed.is_empty() {
-            println!("overall: {verdict}");
+            say!(o, "overall: {verdict}");
         } else {
-            println!(
+            say!(
+                o,
                 "overall: {} test(s) crashed; the others: {verdict}",
                 crashed.len()
             );
@@ -329,10 +358,25 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 .join(" ")
         );
     }
-    if !crashed.is_empty() {
-        return Ok(super::EXIT_INTERNAL);
+    let code = if crashed.is_empty() {
+        verdict.exit_code() as u8
+    } else {
+        super::EXIT_INTERNAL
+    };
+    ci_outputs(o, &rows, &crashed, code)?;
+    Ok(code)
+}
+
+/// `--junit` and `--json`, once every run is over.
+fn ci_outputs(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], code: u8) -> anyhow::Result<()> {
+    if let Some(path) = &o.junit {
+        test_output::write_junit(path, rows, crashed)?;
     }
-    Ok(verdict.exit_code() as u8)
+    if o.json {
+        let doc = test_output::results_document(rows, crashed, code);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -346,7 +390,7 @@ fn run_one(
     database: &dyn Db,
     etcd: &Etcd,
     stop: &Arc<AtomicBool>,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<Checked> {
     let name = format!("{}-{}", database.name(), kind.name());
     let dir = RunDir::create(&o.store, &name)
         .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
@@ -363,7 +407,8 @@ fn run_one(
     let (valid, summary) = result?;
     let s = &summary;
     let ops = s.ok + s.fail + s.info;
-    println!(
+    say!(
+        o,
         "{name}: {valid}  ({ops} ops: {} ok, {} fail, {} info; {:.1} s, {:.1} ops/s{})",
         s.ok,
         s.fail,
@@ -372,8 +417,8 @@ fn run_one(
         ops as f64 / s.elapsed_secs.max(1e-9),
         if s.interrupted { "; interrupted" } else { "" }
     );
-    println!("  stored in {}", dir.dir.display());
-    Ok(Row {
+    say!(o, "  stored in {}", dir.dir.display());
+    Ok(Checked {
         name,
         seed,
         valid,
