@@ -76,6 +76,24 @@ impl Suite {
         }
     }
 
+    /// A history that could not be read or checked at all.
+    pub fn unreadable(file: &str, error: &str) -> Suite {
+        Suite {
+            name: file.to_string(),
+            timestamp: None,
+            time_secs: 0.0,
+            properties: Vec::new(),
+            cases: vec![Case {
+                name: "read".into(),
+                time_secs: 0.0,
+                outcome: CaseOutcome::Error {
+                    message: first_line(error, "unreadable"),
+                    text: error.to_string(),
+                },
+            }],
+        }
+    }
+
     /// The run stored in `dir`: its checker's verdict from `results.json`.
     pub fn from_store(dir: &Path) -> std::io::Result<Suite> {
         let read = |f: &str| -> std::io::Result<Value> {
@@ -102,7 +120,7 @@ impl Suite {
         let seed = test["seed"].as_u64();
         let run = &results["run"];
         let time_secs = run["elapsed_secs"].as_f64().unwrap_or(0.0);
-        let mut properties = vec![("store".to_string(), dir.to_string())];
+        let mut properties = vec![("path".to_string(), dir.to_string())];
         if let Some(s) = seed {
             properties.push(("seed".into(), s.to_string()));
         }
