@@ -687,16 +687,71 @@ fn truncate(s: &str, n: usize) -> &str {
     }
 }
 
-/// A line for an error message: at most [`QUOTE_CHARS`] characters, as a JSON string.
+/// A line for an error message: at most [`QUOTE_CHARS`] characters, control
+/// characters escaped, in backquotes.
 fn quote(s: &str) -> String {
     let t = truncate(s, QUOTE_CHARS);
+    let shown: String = t
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect();
     if t.len() < s.len() {
-        format!(
-            "{} ({} bytes in all)",
-            Value::String(format!("{t}...")),
-            s.len()
-        )
+        format!("`{shown}...` ({} bytes in all)", s.len())
     } else {
-        Value::String(t.to_string()).to_string()
+        format!("`{shown}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_from_the_command_line() {
+        let s = ExternalSpec::parse(
+            "python3 'my client.py' --x=1",
+            &["A=b=c".into(), "EMPTY=".into()],
+        )
+        .unwrap();
+        assert_eq!(s.argv, ["python3", "my client.py", "--x=1"]);
+        assert_eq!(
+            s.env,
+            [("A".into(), "b=c".into()), ("EMPTY".into(), String::new())]
+        );
+        assert_eq!(s.command_line(), "python3 'my client.py' '--x=1'");
+        assert_eq!(
+            s.describe(),
+            json!({"argv": ["python3", "my client.py", "--x=1"], "env": {"A": "b=c", "EMPTY": ""}})
+        );
+        assert!(matches!(
+            ExternalSpec::parse("  ", &[]),
+            Err(ExternalError::EmptyCommand)
+        ));
+        assert!(matches!(
+            ExternalSpec::parse("sh -c 'oops", &[]),
+            Err(ExternalError::BadQuoting(_))
+        ));
+        for bad in ["NOEQUALS", "=v"] {
+            assert!(matches!(
+                ExternalSpec::parse("x", &[bad.into()]),
+                Err(ExternalError::BadEnv(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn offending_lines_are_quoted_short_and_printable() {
+        assert_eq!(quote("a\tb"), "`a\\tb`");
+        let long = "x".repeat(1000);
+        let q = quote(&long);
+        assert!(q.starts_with(&format!("`{}...`", "x".repeat(QUOTE_CHARS))));
+        assert!(q.ends_with("(1000 bytes in all)"));
     }
 }
