@@ -23,7 +23,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// A register client whose behaviour depends on the value written:
 /// 1 crashes mid-op, 2 answers after the timeout, 3 writes garbage, 4 never answers
 /// (a child `sleep` holds its stdout), 5 answers with the wrong id, 6 writes an
-/// object that is not a completion; other writes are ok, every cas fails
+/// object that is not a completion, 7 answers twice; other writes are ok, every cas fails
 /// ("cas mismatch"), reads return 0.
 const MISBEHAVING: &str = r#"#!/bin/sh
 echo "client $FAULTLINE_PROCESS on $FAULTLINE_NODE starts" >&2
@@ -43,6 +43,7 @@ while IFS= read -r line; do
         4) sleep 1000 ;;
         5) echo "{\"type\":\"ok\",\"id\":$((id + 100))}" ;;
         6) echo '{"type":"open"}' ;;
+        7) echo "{\"type\":\"ok\",\"id\":$id}"; echo "{\"type\":\"ok\",\"id\":$id}" ;;
         *) echo "{\"type\":\"ok\",\"id\":$id}" ;;
         esac ;;
     *'"f":"cas"'*) echo "{\"type\":\"fail\",\"id\":$id,\"error\":\"cas mismatch\"}" ;;
@@ -353,5 +354,67 @@ fn the_shell_example_client_gives_a_valid_verdict() {
     assert_eq!(o.valid, Validity::Valid, "{}", o.results);
     // The registers really are in the files.
     assert!(std::fs::read_dir(&registers).unwrap().count() > 0);
+    assert_no_leftovers(&marker);
+}
+
+/// `--client-command` / `--client-env` mistakes exit 254 before any node is contacted
+/// (192.0.2.1 is TEST-NET-1).
+#[test]
+fn bad_client_arguments_exit_254() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--client-command", "sh -c 'unbalanced"],
+            "unbalanced quotes",
+        ),
+        (&["--client-command", "   "], "empty"),
+        (
+            &["--client-command", "sh x.sh", "--client-env", "NOEQUALS"],
+            "KEY=VALUE",
+        ),
+        (&["--client-env", "A=b"], "--client-command"),
+    ];
+    for (extra, message) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["test", "--nodes", "192.0.2.1"])
+            .args(*extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
+    }
+}
+
+/// A client that answers twice: the extra line is never taken for the next
+/// operation's answer; that operation is `info` and a fresh client takes over.
+#[test]
+fn a_second_answer_is_a_protocol_error_for_the_next_operation() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), "misbehaving.sh", MISBEHAVING);
+    let marker = unique_marker("twice");
+    let f = factory(vec!["sh".into(), script], vec![], &marker, dir.path());
+    let cfg = RunConfig::new(1, vec!["n1".into()]);
+    let write = |v: i64| gen::op(OpSpec::new("write", json!(v)).with_key(json!(0)));
+    let g = gen::concat(vec![
+        write(7),
+        write(12),
+        gen::op(OpSpec::new("read", Value::Null).with_key(json!(0))),
+    ]);
+    let path = dir.path().join("history.jsonl");
+    runner::run(g, f, &cfg, &path).unwrap();
+    let h = read_file(&path, None).unwrap();
+    assert_complete(&h);
+    let done: Vec<_> = h.ops.iter().filter(|o| o.kind != OpType::Invoke).collect();
+    assert_eq!(done.len(), 3);
+    assert_eq!(done[0].kind, OpType::Ok, "{:?}", done[0]);
+    assert_eq!(done[1].kind, OpType::Info, "{:?}", done[1]);
+    assert!(
+        error_of(done[1]).contains("protocol error"),
+        "{:?}",
+        done[1]
+    );
+    assert_eq!(done[2].kind, OpType::Ok, "{:?}", done[2]);
+    assert_ne!(done[1].process, done[2].process);
     assert_no_leftovers(&marker);
 }

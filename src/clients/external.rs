@@ -333,6 +333,34 @@ impl ExternalClient {
         }
     }
 
+    /// Whatever the client wrote since its last answer: a line now would be taken for
+    /// the next operation's answer, so anything but blank lines is an error.
+    fn unsolicited(&mut self) -> Result<(), Failure> {
+        loop {
+            match self.lines.try_recv() {
+                Ok(Line::Text(t)) if t.trim().is_empty() => {}
+                Ok(Line::Text(t)) => {
+                    return Err(Failure::Protocol(format!(
+                        "a line after its last answer, before this operation: {}",
+                        quote(&t)
+                    )))
+                }
+                Ok(Line::TooLong | Line::NotUtf8) => {
+                    return Err(Failure::Protocol(
+                        "an unreadable line after its last answer".into(),
+                    ))
+                }
+                Ok(Line::Closed) | Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(Failure::Gone("it closed its stdout".into()))
+                }
+                Ok(Line::Error(e)) => {
+                    return Err(Failure::Gone(format!("reading its stdout: {e}")))
+                }
+                Err(mpsc::TryRecvError::Empty) => return Ok(()),
+            }
+        }
+    }
+
     /// A failure as an error message, after the client is killed and reaped (so the
     /// message can say how it ended).
     fn describe(&mut self, failure: Failure, during: &str) -> String {
@@ -476,7 +504,8 @@ impl Client for ExternalClient {
         }
         let deadline = Instant::now() + op.timeout;
         let answer = self
-            .send(&msg, deadline)
+            .unsolicited()
+            .and_then(|()| self.send(&msg, deadline))
             .and_then(|()| self.receive(deadline));
         let failure = match answer {
             Ok(m) => match self.completion(m, id, op) {
