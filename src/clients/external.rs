@@ -172,18 +172,9 @@ impl ExternalClients {
         if let Some(s) = &stdin {
             set_nonblocking(s);
         }
+        let (out, err) = (child.stdout.take(), child.stderr.take());
         let (tx, lines) = mpsc::sync_channel(LINE_QUEUE);
-        if let Some(out) = child.stdout.take() {
-            spawn_reader(out, tx, &label)?;
-        }
-        let last_stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(err) = child.stderr.take() {
-            let prefix = match process {
-                Some(p) => format!("[process {p} {node}] "),
-                None => format!("[{node}] "),
-            };
-            spawn_stderr(err, prefix, self.log.clone(), last_stderr.clone(), &label)?;
-        }
+        // From here on, dropping `client` kills and reaps the process.
         let mut client = ExternalClient {
             child,
             reaped: None,
@@ -192,8 +183,19 @@ impl ExternalClients {
             next_id: 0,
             process,
             label,
-            last_stderr,
+            last_stderr: Arc::new(Mutex::new(String::new())),
         };
+        if let Some(out) = out {
+            spawn_reader(out, tx, &client.label)?;
+        }
+        if let Some(err) = err {
+            let prefix = match process {
+                Some(p) => format!("[process {p} {node}] "),
+                None => format!("[{node}] "),
+            };
+            let last = client.last_stderr.clone();
+            spawn_stderr(err, prefix, self.log.clone(), last, &client.label)?;
+        }
         let deadline = Instant::now() + self.ctx.open_timeout;
         let open = json!({
             "type": "open",
