@@ -86,7 +86,7 @@ fn the_python_example_client_agrees_with_the_built_in_one() {
     cluster::up(&spec).expect("cluster up");
     let cluster_s = dir.to_str().unwrap();
 
-    for workload in ["register", "append"] {
+    for workload in ["register", "set", "append"] {
         let builtin_store = tmp.path().join(format!("builtin-{workload}"));
         let (code, out, _) = run(cluster_s, &builtin_store, workload, &[]);
         assert_eq!(code, Some(0), "built-in client, {workload}: {out}");
@@ -132,6 +132,9 @@ fn the_python_example_client_agrees_with_the_built_in_one() {
             op["type"] == "ok"
                 && match workload {
                     "register" => op["f"] == "read" && !op["value"].is_null(),
+                    "set" => {
+                        op["f"] == "read" && op["value"].as_array().is_some_and(|e| !e.is_empty())
+                    }
                     _ => op["value"].as_array().is_some_and(|m| {
                         m.iter()
                             .any(|m| m[0] == "r" && m[2].as_array().is_some_and(|l| !l.is_empty()))
