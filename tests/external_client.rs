@@ -23,7 +23,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// A register client whose behaviour depends on the value written:
 /// 1 crashes mid-op, 2 answers after the timeout, 3 writes garbage, 4 never answers
 /// (a child `sleep` holds its stdout), 5 answers with the wrong id, 6 writes an
-/// object that is not a completion, 7 answers twice; other writes are ok, every cas fails
+/// object that is not a completion, 7 answers twice, 8 writes a 17 MB line; other
+/// writes are ok, every cas fails
 /// ("cas mismatch"), reads return 0.
 const MISBEHAVING: &str = r#"#!/bin/sh
 echo "client $FAULTLINE_PROCESS on $FAULTLINE_NODE starts" >&2
@@ -44,6 +45,7 @@ while IFS= read -r line; do
         5) echo "{\"type\":\"ok\",\"id\":$((id + 100))}" ;;
         6) echo '{"type":"open"}' ;;
         7) echo "{\"type\":\"ok\",\"id\":$id}"; echo "{\"type\":\"ok\",\"id\":$id}" ;;
+        8) head -c 17000000 /dev/zero | tr '\0' a; echo ;;
         *) echo "{\"type\":\"ok\",\"id\":$id}" ;;
         esac ;;
     *'"f":"cas"'*) echo "{\"type\":\"fail\",\"id\":$id,\"error\":\"cas mismatch\"}" ;;
@@ -175,6 +177,7 @@ fn misbehaving_clients_make_info_and_the_run_completes() {
         write(4),
         write(5),
         write(6),
+        write(8),
         write(11),
         gen::op(OpSpec::new("cas", json!([0, 1])).with_key(json!(0))),
         gen::op(OpSpec::new("read", Value::Null).with_key(json!(0))),
@@ -183,9 +186,9 @@ fn misbehaving_clients_make_info_and_the_run_completes() {
     let s = runner::run(g, f, &cfg, &path).unwrap();
     let h = read_file(&path, None).unwrap();
     assert_complete(&h);
-    assert_eq!(s.ok + s.fail + s.info, 10, "{s:?}");
+    assert_eq!(s.ok + s.fail + s.info, 11, "{s:?}");
     let completions: Vec<_> = h.ops.iter().filter(|o| o.kind != OpType::Invoke).collect();
-    assert_eq!(completions.len(), 10);
+    assert_eq!(completions.len(), 11);
     for op in &completions {
         let e = error_of(op);
         let want_info = match (op.f.as_ref(), op.value.as_i64()) {
@@ -194,6 +197,7 @@ fn misbehaving_clients_make_info_and_the_run_completes() {
             ("write", Some(3)) => Some("not JSON"),
             ("write", Some(5)) => Some("a completion for id 10"),
             ("write", Some(6)) => Some("expected a completion"),
+            ("write", Some(8)) => Some("a line longer than 16777216 bytes"),
             _ => None,
         };
         match want_info {
