@@ -24,8 +24,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// 1 crashes mid-op, 2 answers after the timeout, 3 writes garbage, 4 never answers
 /// (a child `sleep` holds its stdout), 5 answers with the wrong id, 6 writes an
 /// object that is not a completion, 7 answers twice, 8 writes a 17 MB line; other
-/// writes are ok, every cas fails
-/// ("cas mismatch"), reads return 0.
+/// writes are ok, every cas fails ("cas mismatch"), reads return 0.
 const MISBEHAVING: &str = r#"#!/bin/sh
 echo "client $FAULTLINE_PROCESS on $FAULTLINE_NODE starts" >&2
 while IFS= read -r line; do
