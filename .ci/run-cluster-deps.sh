@@ -15,8 +15,10 @@ fi
 
 # chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
 # libxml2-utils: xmllint validates the JUnit output against its schema (tests/junit.rs).
+# python3: the example external client (examples/clients/etcd_client.py,
+# tests/external_client_e2e.rs).
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar chromium libxml2-utils"
+libssl-dev pkg-config util-linux procps tar chromium libxml2-utils python3"
 
 missing=""
 for p in $PACKAGES; do
