@@ -59,35 +59,27 @@ pub struct Suite {
 impl Suite {
     /// A run that ended in an error before it could be checked.
     pub fn crashed(name: &str, seed: u64, error: &str) -> Suite {
-        let message = error.lines().next().unwrap_or("crashed").to_string();
-        Suite {
-            name: format!("{name} (seed {seed})"),
-            timestamp: None,
-            time_secs: 0.0,
-            properties: vec![("seed".into(), seed.to_string())],
-            cases: vec![Case {
-                name: "run".into(),
-                time_secs: 0.0,
-                outcome: CaseOutcome::Error {
-                    message,
-                    text: error.to_string(),
-                },
-            }],
-        }
+        let mut s = Suite::one_error(format!("{name} (seed {seed})"), "run", error);
+        s.properties.push(("seed".into(), seed.to_string()));
+        s
     }
 
     /// A history that could not be read or checked at all.
     pub fn unreadable(file: &str, error: &str) -> Suite {
+        Suite::one_error(file.to_string(), "read", error)
+    }
+
+    fn one_error(name: String, case: &str, error: &str) -> Suite {
         Suite {
-            name: file.to_string(),
+            name,
             timestamp: None,
             time_secs: 0.0,
             properties: Vec::new(),
             cases: vec![Case {
-                name: "read".into(),
+                name: case.into(),
                 time_secs: 0.0,
                 outcome: CaseOutcome::Error {
-                    message: first_line(error, "unreadable"),
+                    message: first_line(error, "crashed"),
                     text: error.to_string(),
                 },
             }],
