@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use faultline::clients::etcd::EtcdClients;
+use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
 use faultline::control::Control;
 use faultline::db::{self, etcd::Etcd, Db};
 use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
-use faultline::runner::{NamedEvent, Progress, RunConfig, RunSummary};
+use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
 use faultline_checkers::history::OpType;
 use faultline_checkers::Validity;
@@ -85,6 +86,14 @@ pub struct TestOpts {
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
     pub partition: String,
+    /// Run operations through this external client instead of the built-in one, e.g.
+    /// "python3 examples/clients/etcd_client.py" (split like a shell line; see
+    /// docs/client-protocol.md)
+    #[arg(long, value_name = "CMD ARGS...")]
+    pub client_command: Option<String>,
+    /// Environment for the external client (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", requires = "client_command")]
+    pub client_env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +151,8 @@ struct Plan {
     faults: Vec<FaultKind>,
     nemesis_interval: Duration,
     partition: PartitionSpec,
+    /// `--client-command`: an external client instead of the built-in one.
+    client: Option<ExternalSpec>,
 }
 
 fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
@@ -194,7 +205,14 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
+    let client = o
+        .client_command
+        .as_deref()
+        .map(|c| ExternalSpec::parse(c, &o.client_env))
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
     Ok(Plan {
+        client,
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
         partition,
@@ -424,6 +442,7 @@ fn run_in(
         "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
         "partition": o.partition,
+        "client": plan.client.as_ref().map(ExternalSpec::describe),
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -440,7 +459,25 @@ fn run_in(
         .map(|n| (n.name.clone(), n.host.clone()))
         .collect();
     let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
-    let clients = EtcdClients::new(&hosts, etcd.client_port, kind, prefix, o.serializable_reads);
+    let clients: Arc<dyn ClientFactory> = match &plan.client {
+        Some(spec) => Arc::new(ExternalClients::new(
+            spec.clone(),
+            ExternalContext {
+                nodes: hosts,
+                workload: kind,
+                key_prefix: prefix,
+                log_dir: Some(dir.dir.clone()),
+                open_timeout: plan.op_timeout,
+            },
+        )),
+        None => Arc::new(EtcdClients::new(
+            &hosts,
+            etcd.client_port,
+            kind,
+            prefix,
+            o.serializable_reads,
+        )),
+    };
 
     let faults_now = Arc::new(Mutex::new(String::from("none")));
     let (events_tx, events_rx) = mpsc::channel();
@@ -466,7 +503,7 @@ fn run_in(
             };
             scope.spawn(move || job.run())
         });
-        let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+        let ran = harness::execute(dir, w.generator, clients, &cfg);
         nemesis_done.store(true, Ordering::SeqCst);
         let healed = match nemesis.map(|h| h.join()) {
             None => Ok(()),
