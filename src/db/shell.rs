@@ -196,7 +196,7 @@ impl ShellDb {
     }
 
     /// Polls `ready` until it exits 0 or `ready_timeout` has passed.
-    fn await_ready(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
+    pub fn await_ready(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
         let Some(script) = &self.commands.ready else {
             return Ok(());
         };
