@@ -74,6 +74,25 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
+/// A script for an error message: its first lines (the whole is in the suite file).
+fn script_excerpt(script: &str) -> String {
+    const MAX_LINES: usize = 3;
+    let lines: Vec<&str> = script.trim().lines().collect();
+    let mut s = lines[..lines.len().min(MAX_LINES)].join("\n");
+    if lines.len() > MAX_LINES {
+        s.push_str(&format!("\n... ({} more lines)", lines.len() - MAX_LINES));
+    }
+    if s.len() > 600 {
+        let mut end = 600;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(" ...");
+    }
+    s
+}
+
 /// stdout and stderr of a finished script, trimmed, for an error message.
 fn output_text(out: &Output) -> String {
     let mut parts = Vec::new();
@@ -86,7 +105,7 @@ fn output_text(out: &Output) -> String {
         parts.push(format!("stderr: {stderr}"));
     }
     if parts.is_empty() {
-        "no output".into()
+        "(no output)".into()
     } else {
         parts.join("\n")
     }
@@ -154,7 +173,7 @@ impl ShellDb {
         Err(DbError::Script {
             node: node.node().name.clone(),
             step,
-            script: script.trim().to_string(),
+            script: script_excerpt(script),
             status: out.status.to_string(),
             output: output_text(&out),
         })

@@ -461,21 +461,6 @@ impl Suite {
                 }
             }
         }
-        if let Some(c) = &n.cluster {
-            let dir = self.resolve(c);
-            if !dir.is_dir() {
-                return Err(doc.at(
-                    &p.k("cluster"),
-                    format!("{}: no such folder", dir.display()),
-                ));
-            }
-        }
-        if let Some(file) = &n.file {
-            let path = self.resolve(file);
-            if !path.is_file() {
-                return Err(doc.at(&p.k("file"), format!("{}: no such file", path.display())));
-            }
-        }
         if let Some(u) = &n.username {
             check_name(doc, &p.k("username"), u)?;
         }
