@@ -14,8 +14,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
+# python3: the example external client (examples/clients/etcd_client.py,
+# tests/external_client_e2e.rs).
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar chromium"
+libssl-dev pkg-config util-linux procps tar chromium python3"
 
 missing=""
 for p in $PACKAGES; do

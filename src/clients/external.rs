@@ -333,6 +333,34 @@ impl ExternalClient {
         }
     }
 
+    /// Whatever the client wrote since its last answer: a line now would be taken for
+    /// the next operation's answer, so anything but blank lines is an error.
+    fn unsolicited(&mut self) -> Result<(), Failure> {
+        loop {
+            match self.lines.try_recv() {
+                Ok(Line::Text(t)) if t.trim().is_empty() => {}
+                Ok(Line::Text(t)) => {
+                    return Err(Failure::Protocol(format!(
+                        "a line after its last answer, before this operation: {}",
+                        quote(&t)
+                    )))
+                }
+                Ok(Line::TooLong | Line::NotUtf8) => {
+                    return Err(Failure::Protocol(
+                        "an unreadable line after its last answer".into(),
+                    ))
+                }
+                Ok(Line::Closed) | Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(Failure::Gone("it closed its stdout".into()))
+                }
+                Ok(Line::Error(e)) => {
+                    return Err(Failure::Gone(format!("reading its stdout: {e}")))
+                }
+                Err(mpsc::TryRecvError::Empty) => return Ok(()),
+            }
+        }
+    }
+
     /// A failure as an error message, after the client is killed and reaped (so the
     /// message can say how it ended).
     fn describe(&mut self, failure: Failure, during: &str) -> String {
@@ -476,7 +504,8 @@ impl Client for ExternalClient {
         }
         let deadline = Instant::now() + op.timeout;
         let answer = self
-            .send(&msg, deadline)
+            .unsolicited()
+            .and_then(|()| self.send(&msg, deadline))
             .and_then(|()| self.receive(deadline));
         let failure = match answer {
             Ok(m) => match self.completion(m, id, op) {
@@ -687,16 +716,71 @@ fn truncate(s: &str, n: usize) -> &str {
     }
 }
 
-/// A line for an error message: at most [`QUOTE_CHARS`] characters, as a JSON string.
+/// A line for an error message: at most [`QUOTE_CHARS`] characters, control
+/// characters escaped, in backquotes.
 fn quote(s: &str) -> String {
     let t = truncate(s, QUOTE_CHARS);
+    let shown: String = t
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect();
     if t.len() < s.len() {
-        format!(
-            "{} ({} bytes in all)",
-            Value::String(format!("{t}...")),
-            s.len()
-        )
+        format!("`{shown}...` ({} bytes in all)", s.len())
     } else {
-        Value::String(t.to_string()).to_string()
+        format!("`{shown}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_from_the_command_line() {
+        let s = ExternalSpec::parse(
+            "python3 'my client.py' --x=1",
+            &["A=b=c".into(), "EMPTY=".into()],
+        )
+        .unwrap();
+        assert_eq!(s.argv, ["python3", "my client.py", "--x=1"]);
+        assert_eq!(
+            s.env,
+            [("A".into(), "b=c".into()), ("EMPTY".into(), String::new())]
+        );
+        assert_eq!(s.command_line(), "python3 'my client.py' '--x=1'");
+        assert_eq!(
+            s.describe(),
+            json!({"argv": ["python3", "my client.py", "--x=1"], "env": {"A": "b=c", "EMPTY": ""}})
+        );
+        assert!(matches!(
+            ExternalSpec::parse("  ", &[]),
+            Err(ExternalError::EmptyCommand)
+        ));
+        assert!(matches!(
+            ExternalSpec::parse("sh -c 'oops", &[]),
+            Err(ExternalError::BadQuoting(_))
+        ));
+        for bad in ["NOEQUALS", "=v"] {
+            assert!(matches!(
+                ExternalSpec::parse("x", &[bad.into()]),
+                Err(ExternalError::BadEnv(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn offending_lines_are_quoted_short_and_printable() {
+        assert_eq!(quote("a\tb"), "`a\\tb`");
+        let long = "x".repeat(1000);
+        let q = quote(&long);
+        assert!(q.starts_with(&format!("`{}...`", "x".repeat(QUOTE_CHARS))));
+        assert!(q.ends_with("(1000 bytes in all)"));
     }
 }
