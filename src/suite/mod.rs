@@ -274,7 +274,7 @@ impl Suite {
         let doc = Doc::new(path, &text);
         let file: SuiteFile = toml::from_str(&text).map_err(|e| {
             let key = e.span().map(|s| doc.key_at(s.start)).unwrap_or_default();
-            doc.error(e.span(), key, e.message().trim().to_string())
+            doc.error(e.span(), key, plain_types(e.message().trim()))
         })?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -637,6 +637,21 @@ fn check_concurrency(c: &str) -> Result<(), String> {
             "{c:?}: expected a number of clients between 1 and 10000, or \"Kn\" (K per node)"
         )),
     }
+}
+
+/// serde names Rust types ("expected f64"); a suite's author thinks in TOML's.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, toml) in [
+        ("expected f64", "expected a number"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        m = m.replace(rust, toml);
+    }
+    m
 }
 
 fn secs(v: Option<f64>, default: f64) -> Duration {

@@ -111,6 +111,7 @@ fn wrong_type_names_key_and_line() {
     assert_eq!(e.line(), Some(3), "{e}");
     assert_eq!(e.key(), Some("run.time_limit"), "{e}");
     assert!(e.to_string().contains("invalid type"), "{e}");
+    assert!(e.to_string().contains("expected a number"), "{e}");
     let e = err("[nemesis]\nfaults = \"kill\"\n");
     assert_eq!(e.key(), Some("nemesis.faults"), "{e}");
 }
