@@ -29,6 +29,7 @@ use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
 
 use super::db::DbKind;
+use super::suite::{self, Given};
 use super::test_output::{self, Checked, Crashed};
 use super::UsageError;
 use crate::cli::NodeOpts;
@@ -37,6 +38,14 @@ use crate::logging;
 /// Options shared by `test` and `test-all`.
 #[derive(Debug, Args)]
 pub struct TestOpts {
+    /// A suite file (TOML, docs/suite-files.md) with the test's settings; options given
+    /// on the command line override it
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The --suite file once loaded (suite::apply).
+    #[arg(skip)]
+    pub loaded_suite: Option<Arc<faultline::suite::Suite>>,
+    /// etcd, or shell: the [db] commands of the --suite file (its default when it has one)
     #[arg(long = "db", value_enum, default_value = "etcd")]
     pub db: DbKind,
     #[command(flatten)]
@@ -93,7 +102,7 @@ pub struct TestOpts {
     #[arg(long, value_name = "CMD ARGS...")]
     pub client_command: Option<String>,
     /// Environment for the external client (repeatable)
-    #[arg(long, value_name = "KEY=VALUE", requires = "client_command")]
+    #[arg(long, value_name = "KEY=VALUE")]
     pub client_env: Vec<String>,
     /// Also write the results as JUnit XML (a suite per run, a case per checker)
     #[arg(long, value_name = "FILE")]
@@ -221,6 +230,12 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
+    if o.client_command.is_none() && !o.client_env.is_empty() {
+        return Err(UsageError(
+            "--client-env needs --client-command (or a suite's [client] command)".into(),
+        )
+        .into());
+    }
     let client = o
         .client_command
         .as_deref()
@@ -256,12 +271,14 @@ fn parse_workload(s: &str) -> anyhow::Result<WorkloadKind> {
     s.parse().map_err(|e: String| UsageError(e).into())
 }
 
-pub fn run(a: TestArgs) -> anyhow::Result<u8> {
+pub fn run(mut a: TestArgs, given: &Given) -> anyhow::Result<u8> {
+    suite::apply(&mut a.opts, Some(&mut a.workload), given)?;
     let kind = parse_workload(&a.workload)?;
     run_matrix(&a.opts, &[kind], false)
 }
 
-pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
+pub fn run_all(mut a: TestAllArgs, given: &Given) -> anyhow::Result<u8> {
+    suite::apply(&mut a.opts, None, given)?;
     let kinds = if a.workloads.is_empty() {
         WorkloadKind::ALL.to_vec()
     } else {
@@ -283,13 +300,25 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
         plan.faults.contains(&FaultKind::Clock),
         faultline_nemesis::clock::DEFAULT_OFFSET_FILE,
     )?;
-    let etcd = Etcd {
+    let mut etcd = Etcd {
         archive: o.etcd_archive.clone(),
         clock,
         ..Etcd::default()
     };
+    if let Some(port) = suite::etcd_client_port(o) {
+        etcd.client_port = port;
+    }
+    let shell;
     let database: &dyn Db = match o.db {
         DbKind::Etcd => &etcd,
+        DbKind::Shell => {
+            let suite = o.loaded_suite.as_deref();
+            shell = suite::shell_db(suite)?;
+            if let Some(s) = suite {
+                s.check_faults(&plan.faults).map_err(UsageError)?;
+            }
+            &shell
+        }
     };
     let mut rows: Vec<Checked> = Vec::new();
     let mut crashed: Vec<Crashed> = Vec::new();
@@ -304,7 +333,7 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 // One test: its error is the command's. A matrix goes on with the next
                 // test (as Jepsen's test-all) and reports the crash at the end.
                 Err(e) if table => {
-                    let name = format!("{}-{}", database.name(), kind.name());
+                    let name = format!("{}-{}", test_name(o, database), kind.name());
                     eprintln!("{name} (seed {seed}) crashed: {e:#}");
                     crashed.push(Crashed {
                         name,
@@ -315,7 +344,7 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 Err(e) => {
                     // The CI outputs still say what happened; the error is the command's.
                     let crash = Crashed {
-                        name: format!("{}-{}", database.name(), kind.name()),
+                        name: format!("{}-{}", test_name(o, database), kind.name()),
                         seed,
                         error: format!("{e:#}"),
                     };
@@ -409,7 +438,7 @@ fn run_one(
     etcd: &Etcd,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Checked> {
-    let name = format!("{}-{}", database.name(), kind.name());
+    let name = format!("{}-{}", test_name(o, database), kind.name());
     let dir = RunDir::create(&o.store, &name)
         .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
     if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
@@ -488,6 +517,7 @@ fn run_in(
         "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
         "partition": o.partition,
         "client": plan.client.as_ref().map(ExternalSpec::describe),
+        "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -580,6 +610,14 @@ fn run_in(
     tracing::info!("checking the history");
     let valid = harness::analyze(dir, w.checker, &summary)?;
     Ok((valid, summary))
+}
+
+/// Runs are stored under the suite's name, else the database's.
+fn test_name(o: &TestOpts, database: &dyn Db) -> String {
+    match &o.loaded_suite {
+        Some(s) => s.name(),
+        None => database.name().to_string(),
+    }
 }
 
 /// The nemesis side of a run: a [`Schedule`] of faults over the control plane, its
