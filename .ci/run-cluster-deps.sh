@@ -2,11 +2,11 @@
 # Installs the Debian packages that faultline's control plane, local cluster and
 # etcd integration tests need. Idempotent and non-interactive; called by .ci/run.
 #
-# Debian's maintainer scripts would start a host-wide sshd and etcd on install. The
-# tests never use those (every node runs its own sshd and etcd inside its own
-# namespaces), and a host etcd would hold ports 2379/2380 on 127.0.0.1 (a host
-# redis 6379, a host sentinel 26379), so a
-# policy-rc.d that denies every service start is in place while apt runs.
+# Debian's maintainer scripts would start a host-wide sshd, etcd, redis and
+# sentinel on install. The tests never use those (every node runs its own inside
+# its own namespaces), and they would hold ports on 127.0.0.1 (etcd 2379/2380,
+# redis 6379, sentinel 26379), so a policy-rc.d that denies every service start
+# is in place while apt runs.
 set -eu
 
 if [ "$(id -u)" != 0 ]; then
@@ -15,10 +15,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
-# redis-*: the Redis suite (examples/suites/redis.toml, tests/redis_e2e.rs)
-# runs Debian's redis-server and redis-sentinel on the nodes (its client is stdlib-only Python 3).
+# libxml2-utils: xmllint validates the JUnit output against its schema (tests/junit.rs).
+# python3: the example external clients (examples/clients/etcd_client.py,
+# tests/external_client_e2e.rs; examples/clients/redis_client.py, stdlib only).
+# redis-*: the Redis suite (examples/suites/redis.toml, tests/redis_e2e.rs) runs
+# Debian's redis-server and redis-sentinel on the nodes.
 PACKAGES="openssh-server openssh-client iptables iproute2 etcd-server etcd-client \
-libssl-dev pkg-config util-linux procps tar chromium \
+libssl-dev pkg-config util-linux procps tar chromium libxml2-utils python3 \
 redis-server redis-sentinel redis-tools"
 
 missing=""
@@ -55,7 +58,7 @@ apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
 
-# Should a host sshd or etcd have been started anyway (an init system that
+# Should a host sshd, etcd or redis have been started anyway (an init system that
 # ignores policy-rc.d), stop and disable it, but only for a package this run
 # installed: a service that ran before is not ours to stop. The tests never use
 # them, and a host etcd would hold 127.0.0.1:2379 (redis 6379, sentinel 26379).

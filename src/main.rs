@@ -1,14 +1,18 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 mod commands;
 mod logging;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    // The matches too: they say which options were typed, which `--suite` needs.
+    let parsed = cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             use clap::error::ErrorKind;
             let _ = e.print();
@@ -20,7 +24,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init();
-    match commands::run(cli.command) {
+    match commands::run(cli.command, &matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = commands::exit_code_for(&e);

@@ -238,3 +238,34 @@ fn a_store_folder_with_a_partial_last_line_checks() {
     let out = faultline(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(254));
 }
+
+#[test]
+fn junit_names_each_file_with_its_explanation_or_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "bad.jsonl", r#"{"index":0,"type":"bogus"}"#);
+    let invalid = shared().join("histories/etcd/etcd_000.jsonl");
+    let xml_path = dir.path().join("junit.xml");
+    let out = faultline(&[
+        "check",
+        "--junit",
+        xml_path.to_str().unwrap(),
+        invalid.to_str().unwrap(),
+        &bad,
+    ]);
+    // Unreadable input wins, as without --junit.
+    assert_eq!(out.status.code(), Some(254));
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(
+        xml.contains(r#"<testsuites name="faultline" tests="2" failures="1" errors="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="linearizable cas-register""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("can't read 2 from a register holding"),
+        "{xml}"
+    );
+    assert!(xml.contains("bad.jsonl:1: unknown type"), "{xml}");
+}

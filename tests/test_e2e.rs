@@ -287,8 +287,14 @@ fn faultline_test_end_to_end_on_a_local_cluster() {
 }
 
 /// `faultline test --nemesis ...` on its own cluster (prefix `flw`, subnet 10.81.K.0,
-/// so it runs beside the test above); returns the exit code and the run's folder.
-fn nemesis_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> (Option<i32>, PathBuf) {
+/// so it runs beside the test above); returns the exit code, the run's folder and
+/// standard output.
+fn nemesis_run(
+    cluster: &str,
+    store: &Path,
+    extra: &[&str],
+    t0: Instant,
+) -> (Option<i32>, PathBuf, String) {
     let mut args = vec![
         "test",
         "--workload",
@@ -310,7 +316,11 @@ fn nemesis_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> (Opt
         ),
         t0,
     );
-    (out.status.code(), store.join("etcd-register/latest"))
+    (
+        out.status.code(),
+        store.join("etcd-register/latest"),
+        stdout.into_owned(),
+    )
 }
 
 /// The nemesis's events are in the history (process "nemesis"), and nothing it added
@@ -364,10 +374,14 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
     // clients sit in writes that cannot commit for the whole partition and make
     // hardly any reads.
     let store = tmp.path().join("store-a");
-    let (code, run) = nemesis_run(
+    let junit = tmp.path().join("ci/junit.xml");
+    let (code, run, stdout) = nemesis_run(
         cluster_s,
         &store,
         &[
+            "--json",
+            "--junit",
+            junit.to_str().unwrap(),
             "--serializable-reads",
             "--nemesis",
             "partition",
@@ -394,12 +408,22 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
         .cloned()
         .unwrap_or_default();
     assert!(!failures.is_empty(), "no explanation: {results}");
+    // What a CI job reads: the JSON document alone on stdout, and the JUnit file with
+    // the explanation as the failure.
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["valid"], false, "{doc}");
+    assert_eq!(doc["exit_code"], 1, "{doc}");
+    assert_eq!(doc["runs"][0]["results"]["valid"], false, "{doc}");
+    let xml = std::fs::read_to_string(&junit).expect("junit file");
+    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    assert!(xml.contains("cannot be linearized"), "{xml}");
     assert_nemesis_cleaned(cluster_s, &run, "start-partition");
     step("(a) stale serializable reads under a partition: exit 1", t0);
 
     // (b) linearizable reads through partitions, kills and pauses: valid.
     let store = tmp.path().join("store-b");
-    let (code, run) = nemesis_run(
+    let (code, run, _) = nemesis_run(
         cluster_s,
         &store,
         &[

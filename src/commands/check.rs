@@ -2,6 +2,7 @@
 
 use super::UsageError;
 use clap::{Args, ValueEnum};
+use faultline::report::junit::{self, Suite};
 use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, ElleReport, UnknownModel};
 use faultline_checkers::history::{self, Format, History, HistoryError, JsonlReader};
 use faultline_checkers::linear::{self, Options, Progress, Report};
@@ -51,6 +52,10 @@ pub struct CheckArgs {
     /// with several files, into DIR/<file name>. The verdict does not depend on them
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Also write the verdicts as JUnit XML (a suite per file, its explanation as the
+    /// failure), for CI systems
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 const ALL_MODELS: &[&str] = &[
@@ -98,6 +103,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
 
     let mut verdict = Validity::Valid;
     let mut bad_input = false;
+    let mut suites = Vec::new();
     for file in &a.files {
         let started = Instant::now();
         let deadline = timeout.map(|t| started + t);
@@ -113,9 +119,13 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
             Ok(outcome) => {
                 verdict = verdict.merge(outcome.report.valid());
                 print_outcome(&outcome, a.json);
+                if a.junit.is_some() {
+                    suites.push(junit_suite(&outcome));
+                }
             }
             Err(BadInput(message)) => {
                 bad_input = true;
+                suites.push(Suite::unreadable(&file.display().to_string(), &message));
                 if a.json {
                     println!(
                         "{}",
@@ -125,6 +135,10 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
                 eprintln!("error: {message}");
             }
         }
+    }
+    if let Some(path) = &a.junit {
+        std::fs::write(path, junit::render(&suites))
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(if bad_input {
         super::EXIT_BAD_ARGS
@@ -429,6 +443,26 @@ fn default_memory_limit() -> usize {
         Some(kb) => kb / 10 * 6 * 1024,
         None => 4 << 30,
     }
+}
+
+/// The file's verdict as a JUnit suite, built the way `faultline test` builds one from
+/// a run's results, so both explain a failure in the same words.
+fn junit_suite(o: &Outcome) -> Suite {
+    let (checker, report) = match &o.report {
+        Checked::Linear(r) => ("linearizable", serde_json::to_value(r)),
+        Checked::Elle(r) => ("elle", serde_json::to_value(r)),
+    };
+    let report = report.unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    let test = json!({
+        "name": o.file,
+        "checker": {"checker": checker, "model": o.model},
+    });
+    let results = json!({
+        "valid": o.report.valid(),
+        "workload": report,
+        "run": {"elapsed_secs": o.check_seconds},
+    });
+    Suite::from_results(&test, &results, &o.file.display().to_string())
 }
 
 fn print_outcome(o: &Outcome, as_json: bool) {

@@ -38,6 +38,8 @@ pub enum DbAction {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DbKind {
     Etcd,
+    /// The `[db]` shell commands of the --suite file
+    Shell,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +47,9 @@ pub struct DbArgs {
     pub action: DbAction,
     #[arg(long = "db", value_enum, default_value = "etcd")]
     pub db: DbKind,
+    /// A suite file whose [db] commands `--db shell` runs
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
     #[command(flatten)]
     pub nodes: NodeOpts,
     /// Only act on this node (repeatable; start/kill/pause/resume/status)
@@ -101,8 +106,13 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         clock,
         ..Etcd::default()
     };
-    let database: &dyn Db = match args.db {
-        DbKind::Etcd => &etcd,
+    let shell = match args.db {
+        DbKind::Etcd => None,
+        DbKind::Shell => Some(shell_db(args.suite.as_deref())?),
+    };
+    let database: &dyn Db = match &shell {
+        None => &etcd,
+        Some(s) => s,
     };
     let control = super::nodes::connect(&args.nodes)?;
     for name in &args.on {
@@ -144,12 +154,10 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
             each("start", |d, c, r| d.start(c, r)).context("db start")?;
             // Only etcd exists so far; a DB-neutral "await ready" belongs in
             // the trait once a second DB needs it.
-            db::on_all(&control, "health", |_, r| {
-                if selected(r) {
-                    etcd.await_healthy(r)
-                } else {
-                    Ok(())
-                }
+            db::on_all(&control, "health", |ctx, r| match (&shell, selected(r)) {
+                (_, false) => Ok(()),
+                (None, true) => etcd.await_healthy(r),
+                (Some(s), true) => s.await_ready(ctx, r),
             })
             .context("waiting for health")?;
             println!("started");
@@ -179,6 +187,12 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
                 println!("{}", f.display());
             }
         }
+        DbAction::Status if shell.is_some() => {
+            return Err(UsageError(
+                "status reports etcd members; for --db shell use `primaries`".into(),
+            )
+            .into());
+        }
         DbAction::Status => {
             let results = control.on_all(|r| -> anyhow::Result<String> {
                 if !selected(r) {
@@ -205,6 +219,12 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `--db shell`: the [db] of the `--suite` file.
+pub fn shell_db(suite: Option<&std::path::Path>) -> anyhow::Result<db::shell::ShellDb> {
+    let suite = suite.map(super::suite::load).transpose()?;
+    super::suite::shell_db(suite.as_ref())
 }
 
 fn first_line(s: &str) -> &str {

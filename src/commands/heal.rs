@@ -23,6 +23,9 @@ pub struct HealArgs {
     /// The DB whose processes to resume (and restart with --restart)
     #[arg(long = "db", value_enum, default_value = "etcd")]
     pub db: DbKind,
+    /// A suite file whose [db] commands `--db shell` runs
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<std::path::PathBuf>,
     /// Also start DB members that are not running (killed by a nemesis)
     #[arg(long)]
     pub restart: bool,
@@ -55,8 +58,13 @@ pub fn run(args: HealArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
-    let db: &dyn Db = match args.db {
-        DbKind::Etcd => &etcd,
+    let shell = match args.db {
+        DbKind::Etcd => None,
+        DbKind::Shell => Some(super::db::shell_db(args.suite.as_deref())?),
+    };
+    let db: &dyn Db = match &shell {
+        None => &etcd,
+        Some(s) => s,
     };
     let ctx = context(&control, None, false);
     let plan = heal_everything_plan(&ctx, &args.clock_offset_file, args.restart);

@@ -10,7 +10,9 @@ pub mod nemesis;
 pub mod nodes;
 pub mod serve;
 pub mod sim;
+pub mod suite;
 pub mod test;
+mod test_output;
 
 use crate::cli::Command;
 
@@ -24,15 +26,16 @@ pub const EXIT_INTERNAL: u8 = 255;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-pub fn run(cmd: Command) -> anyhow::Result<u8> {
+/// `matches` tells which options were typed (a suite file yields to those).
+pub fn run(cmd: Command, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
     match cmd {
         Command::Check(a) => check::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Cluster(a) => cluster::run(a),
         Command::Db(a) => db::run(a),
         Command::Exec(a) => exec::run(a),
-        Command::Test(a) => test::run(a),
-        Command::TestAll(a) => test::run_all(a),
+        Command::Test(a) => test::run(a, &suite::Given::of(matches, "test")),
+        Command::TestAll(a) => test::run_all(a, &suite::Given::of(matches, "test-all")),
         Command::Heal(a) => heal::run(a),
         Command::ClockLaunch(a) => clock::run(a),
         Command::NfqueueDelay(a) => clock::run_nfqueue(a),

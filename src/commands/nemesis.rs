@@ -65,6 +65,9 @@ pub struct NemesisArgs {
     pub nodes: NodeOpts,
     #[arg(long = "db", value_enum, default_value = "etcd")]
     pub db: DbKind,
+    /// A suite file whose [db] commands `--db shell` runs
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<std::path::PathBuf>,
     /// For partition-one: the node to isolate
     #[arg(long)]
     pub node: Option<String>,
@@ -170,8 +173,13 @@ pub fn run(args: NemesisArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
-    let db: &dyn Db = match args.db {
-        DbKind::Etcd => &etcd,
+    let shell = match args.db {
+        DbKind::Etcd => None,
+        DbKind::Shell => Some(super::db::shell_db(args.suite.as_deref())?),
+    };
+    let db: &dyn Db = match &shell {
+        None => &etcd,
+        Some(s) => s,
     };
     let needs_primaries = args.fault == FaultName::PartitionPrimaries || args.target == "primaries";
     let probe = args.fault == FaultName::Packet;

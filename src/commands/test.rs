@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use faultline::clients::etcd::EtcdClients;
+use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
 use faultline::control::Control;
 use faultline::db::{self, etcd::Etcd, Db};
 use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
-use faultline::runner::{NamedEvent, Progress, RunConfig, RunSummary};
+use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
 use faultline_checkers::history::OpType;
 use faultline_checkers::Validity;
@@ -28,6 +29,8 @@ use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
 
 use super::db::DbKind;
+use super::suite::{self, Given};
+use super::test_output::{self, Checked, Crashed};
 use super::UsageError;
 use crate::cli::NodeOpts;
 use crate::logging;
@@ -35,6 +38,14 @@ use crate::logging;
 /// Options shared by `test` and `test-all`.
 #[derive(Debug, Args)]
 pub struct TestOpts {
+    /// A suite file (TOML, docs/suite-files.md) with the test's settings; options given
+    /// on the command line override it
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// The --suite file once loaded (suite::apply).
+    #[arg(skip)]
+    pub loaded_suite: Option<Arc<faultline::suite::Suite>>,
+    /// etcd, or shell: the [db] commands of the --suite file (its default when it has one)
     #[arg(long = "db", value_enum, default_value = "etcd")]
     pub db: DbKind,
     #[command(flatten)]
@@ -85,6 +96,29 @@ pub struct TestOpts {
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
     pub partition: String,
+    /// Run operations through this external client instead of the built-in one, e.g.
+    /// "python3 examples/clients/etcd_client.py" (split like a shell line; see
+    /// docs/client-protocol.md)
+    #[arg(long, value_name = "CMD ARGS...")]
+    pub client_command: Option<String>,
+    /// Environment for the external client (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub client_env: Vec<String>,
+    /// Also write the results as JUnit XML (a suite per run, a case per checker)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the results document (every run's results.json) as JSON on standard
+    /// output; the human-readable lines go to standard error
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A human-readable line: on standard output, or on standard error when standard
+/// output carries the `--json` document.
+macro_rules! say {
+    ($o:expr, $($t:tt)*) => {
+        if $o.json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +176,8 @@ struct Plan {
     faults: Vec<FaultKind>,
     nemesis_interval: Duration,
     partition: PartitionSpec,
+    /// `--client-command`: an external client instead of the built-in one.
+    client: Option<ExternalSpec>,
 }
 
 fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
@@ -194,7 +230,20 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
+    if o.client_command.is_none() && !o.client_env.is_empty() {
+        return Err(UsageError(
+            "--client-env needs --client-command (or a suite's [client] command)".into(),
+        )
+        .into());
+    }
+    let client = o
+        .client_command
+        .as_deref()
+        .map(|c| ExternalSpec::parse(c, &o.client_env))
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
     Ok(Plan {
+        client,
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
         partition,
@@ -222,12 +271,14 @@ fn parse_workload(s: &str) -> anyhow::Result<WorkloadKind> {
     s.parse().map_err(|e: String| UsageError(e).into())
 }
 
-pub fn run(a: TestArgs) -> anyhow::Result<u8> {
+pub fn run(mut a: TestArgs, given: &Given) -> anyhow::Result<u8> {
+    suite::apply(&mut a.opts, Some(&mut a.workload), given)?;
     let kind = parse_workload(&a.workload)?;
     run_matrix(&a.opts, &[kind], false)
 }
 
-pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
+pub fn run_all(mut a: TestAllArgs, given: &Given) -> anyhow::Result<u8> {
+    suite::apply(&mut a.opts, None, given)?;
     let kinds = if a.workloads.is_empty() {
         WorkloadKind::ALL.to_vec()
     } else {
@@ -237,14 +288,6 @@ pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
             .collect::<anyhow::Result<Vec<_>>>()?
     };
     run_matrix(&a.opts, &kinds, true)
-}
-
-struct Row {
-    name: String,
-    seed: u64,
-    valid: Validity,
-    summary: RunSummary,
-    dir: PathBuf,
 }
 
 fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
@@ -257,16 +300,28 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
         plan.faults.contains(&FaultKind::Clock),
         faultline_nemesis::clock::DEFAULT_OFFSET_FILE,
     )?;
-    let etcd = Etcd {
+    let mut etcd = Etcd {
         archive: o.etcd_archive.clone(),
         clock,
         ..Etcd::default()
     };
+    if let Some(port) = suite::etcd_client_port(o) {
+        etcd.client_port = port;
+    }
+    let shell;
     let database: &dyn Db = match o.db {
         DbKind::Etcd => &etcd,
+        DbKind::Shell => {
+            let suite = o.loaded_suite.as_deref();
+            shell = suite::shell_db(suite)?;
+            if let Some(s) = suite {
+                s.check_faults(&plan.faults).map_err(UsageError)?;
+            }
+            &shell
+        }
     };
-    let mut rows = Vec::new();
-    let mut crashed: Vec<String> = Vec::new();
+    let mut rows: Vec<Checked> = Vec::new();
+    let mut crashed: Vec<Crashed> = Vec::new();
     'outer: for &kind in kinds {
         for i in 0..o.test_count {
             if stop.load(Ordering::SeqCst) {
@@ -278,26 +333,43 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 // One test: its error is the command's. A matrix goes on with the next
                 // test (as Jepsen's test-all) and reports the crash at the end.
                 Err(e) if table => {
-                    let name = format!("{}-{} (seed {seed})", database.name(), kind.name());
-                    eprintln!("{name} crashed: {e:#}");
-                    // The table gets the first line; the whole error is above and in the
-                    // run's faultline.log.
-                    let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                    crashed.push(format!("{name}: {first}"));
+                    let name = format!("{}-{}", test_name(o, database), kind.name());
+                    eprintln!("{name} (seed {seed}) crashed: {e:#}");
+                    crashed.push(Crashed {
+                        name,
+                        seed,
+                        error: format!("{e:#}"),
+                    });
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // The CI outputs still say what happened; the error is the command's.
+                    let crash = Crashed {
+                        name: format!("{}-{}", test_name(o, database), kind.name()),
+                        seed,
+                        error: format!("{e:#}"),
+                    };
+                    let _ = ci_outputs(o, &rows, &[crash], super::EXIT_INTERNAL);
+                    return Err(e);
+                }
             }
         }
     }
     let verdict: Validity = rows.iter().map(|r| r.valid).collect();
     if table && (!rows.is_empty() || !crashed.is_empty()) {
-        println!(
+        say!(
+            o,
             "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
-            "test", "seed", "ops", "ok", "fail", "info"
+            "test",
+            "seed",
+            "ops",
+            "ok",
+            "fail",
+            "info"
         );
         for r in &rows {
             let s = &r.summary;
-            println!(
+            say!(
+                o,
                 "{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  {}",
                 r.name,
                 r.seed,
@@ -309,12 +381,16 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
             );
         }
         for c in &crashed {
-            println!("CRASHED: {c}");
+            // The table gets the first line; the whole error is above and in the run's
+            // faultline.log.
+            let first = c.error.lines().next().unwrap_or("");
+            say!(o, "CRASHED: {} (seed {}): {first}", c.name, c.seed);
         }
         if crashed.is_empty() {
-            println!("overall: {verdict}");
+            say!(o, "overall: {verdict}");
         } else {
-            println!(
+            say!(
+                o,
                 "overall: {} test(s) crashed; the others: {verdict}",
                 crashed.len()
             );
@@ -329,10 +405,25 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 .join(" ")
         );
     }
-    if !crashed.is_empty() {
-        return Ok(super::EXIT_INTERNAL);
+    let code = if crashed.is_empty() {
+        verdict.exit_code() as u8
+    } else {
+        super::EXIT_INTERNAL
+    };
+    ci_outputs(o, &rows, &crashed, code)?;
+    Ok(code)
+}
+
+/// `--junit` and `--json`, once every run is over.
+fn ci_outputs(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], code: u8) -> anyhow::Result<()> {
+    if let Some(path) = &o.junit {
+        test_output::write_junit(path, rows, crashed)?;
     }
-    Ok(verdict.exit_code() as u8)
+    if o.json {
+        let doc = test_output::results_document(rows, crashed, code);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -346,8 +437,8 @@ fn run_one(
     database: &dyn Db,
     etcd: &Etcd,
     stop: &Arc<AtomicBool>,
-) -> anyhow::Result<Row> {
-    let name = format!("{}-{}", database.name(), kind.name());
+) -> anyhow::Result<Checked> {
+    let name = format!("{}-{}", test_name(o, database), kind.name());
     let dir = RunDir::create(&o.store, &name)
         .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
     if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
@@ -363,7 +454,8 @@ fn run_one(
     let (valid, summary) = result?;
     let s = &summary;
     let ops = s.ok + s.fail + s.info;
-    println!(
+    say!(
+        o,
         "{name}: {valid}  ({ops} ops: {} ok, {} fail, {} info; {:.1} s, {:.1} ops/s{})",
         s.ok,
         s.fail,
@@ -372,8 +464,8 @@ fn run_one(
         ops as f64 / s.elapsed_secs.max(1e-9),
         if s.interrupted { "; interrupted" } else { "" }
     );
-    println!("  stored in {}", dir.dir.display());
-    Ok(Row {
+    say!(o, "  stored in {}", dir.dir.display());
+    Ok(Checked {
         name,
         seed,
         valid,
@@ -424,6 +516,8 @@ fn run_in(
         "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
         "partition": o.partition,
+        "client": plan.client.as_ref().map(ExternalSpec::describe),
+        "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -440,7 +534,25 @@ fn run_in(
         .map(|n| (n.name.clone(), n.host.clone()))
         .collect();
     let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
-    let clients = EtcdClients::new(&hosts, etcd.client_port, kind, prefix, o.serializable_reads);
+    let clients: Arc<dyn ClientFactory> = match &plan.client {
+        Some(spec) => Arc::new(ExternalClients::new(
+            spec.clone(),
+            ExternalContext {
+                nodes: hosts,
+                workload: kind,
+                key_prefix: prefix,
+                log_dir: Some(dir.dir.clone()),
+                open_timeout: plan.op_timeout,
+            },
+        )),
+        None => Arc::new(EtcdClients::new(
+            &hosts,
+            etcd.client_port,
+            kind,
+            prefix,
+            o.serializable_reads,
+        )),
+    };
 
     let faults_now = Arc::new(Mutex::new(String::from("none")));
     let (events_tx, events_rx) = mpsc::channel();
@@ -466,7 +578,7 @@ fn run_in(
             };
             scope.spawn(move || job.run())
         });
-        let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+        let ran = harness::execute(dir, w.generator, clients, &cfg);
         nemesis_done.store(true, Ordering::SeqCst);
         let healed = match nemesis.map(|h| h.join()) {
             None => Ok(()),
@@ -498,6 +610,14 @@ fn run_in(
     tracing::info!("checking the history");
     let valid = harness::analyze(dir, w.checker, &summary)?;
     Ok((valid, summary))
+}
+
+/// Runs are stored under the suite's name, else the database's.
+fn test_name(o: &TestOpts, database: &dyn Db) -> String {
+    match &o.loaded_suite {
+        Some(s) => s.name(),
+        None => database.name().to_string(),
+    }
 }
 
 /// The nemesis side of a run: a [`Schedule`] of faults over the control plane, its

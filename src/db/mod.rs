@@ -6,6 +6,7 @@
 //! over SSH and on the local backend.
 
 pub mod etcd;
+pub mod shell;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,15 @@ pub enum DbError {
         what: &'static str,
         count: usize,
         failures: String,
+    },
+    /// A shell DB's script (a suite file's `[db]` command) exited non-zero.
+    #[error("node {node}: [db] {step} failed with {status}: {script}\n{output}")]
+    Script {
+        node: String,
+        step: &'static str,
+        script: String,
+        status: String,
+        output: String,
     },
     #[error("invalid DB option: {0}")]
     Invalid(String),

@@ -9,6 +9,7 @@
 
 mod data;
 mod index;
+pub mod junit;
 mod linear_page;
 mod plots;
 mod timeline;

@@ -80,6 +80,14 @@ pub trait Client: Send {
 /// process after an `info`.
 pub trait ClientFactory: Send + Sync {
     fn open(&self, node: &str) -> Result<Box<dyn Client>, String>;
+
+    /// Opens a client for history process `process`: the runner calls this. Clients
+    /// that tell the process to someone else (an external client process is told its
+    /// process id) override it; the others need only [`ClientFactory::open`].
+    fn open_process(&self, node: &str, process: u64) -> Result<Box<dyn Client>, String> {
+        let _ = process;
+        self.open(node)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -444,7 +452,7 @@ fn run_job(job: Job, factory: &dyn ClientFactory) -> Done {
         None => None,
     };
     if client.is_none() {
-        match factory.open(&node) {
+        match factory.open_process(&node, op.process) {
             Ok(c) => client = Some(c),
             Err(e) => {
                 tracing::debug!(thread, node = %node, "open failed: {e}");

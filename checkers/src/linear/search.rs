@@ -854,23 +854,22 @@ impl<'a, M: Model> Search<'a, M> {
                 self.report_memory();
                 return Some(SearchResult::Linearizable);
             }
-            if !self.viable() || !self.remember() {
+            if !self.viable() {
+                // A dead end only for what must come next: the order up to here is
+                // still linearizable, and the deepest one found is what explains a
+                // violation ("can't read 7 from a register holding 1").
+                self.stack.push(self.frame(undo));
+                self.track_best();
+                self.stack.pop();
+                self.best_valid = self.best_valid.min(self.stack.len().saturating_sub(1));
                 self.revert(undo);
                 continue;
             }
-            self.stack.push(Frame {
-                scanned: false,
-                after_info: matches!(undo, Undo::Info { .. }),
-                preferred: None,
-                preferred_done: false,
-                det_cursor: match self.order {
-                    Order::Call => self.p,
-                    Order::Return => 0,
-                },
-                info_cursor: 0,
-                succ_cursor: 0,
-                undo,
-            });
+            if !self.remember() {
+                self.revert(undo);
+                continue;
+            }
+            self.stack.push(self.frame(undo));
             self.track_best();
             budget_left = budget_left.saturating_sub(1);
             if budget_left == 0 {
@@ -883,6 +882,23 @@ impl<'a, M: Model> Search<'a, M> {
             best_path: std::mem::take(&mut self.best_path),
             best_states: std::mem::take(&mut self.best_states),
         })
+    }
+
+    /// The frame for the configuration that `undo`'s move just reached.
+    fn frame(&self, undo: Undo) -> Frame {
+        Frame {
+            scanned: false,
+            after_info: matches!(undo, Undo::Info { .. }),
+            preferred: None,
+            preferred_done: false,
+            det_cursor: match self.order {
+                Order::Call => self.p,
+                Order::Return => 0,
+            },
+            info_cursor: 0,
+            succ_cursor: 0,
+            undo,
+        }
     }
 
     /// Keeps the path to the deepest configuration, copying only the part of the stack
