@@ -112,32 +112,36 @@ def encode(args):
 
 
 class Reader:
-    """RESP2 replies from a socket, bounded in size."""
+    """RESP2 replies from a socket, bounded in size. Parses at an offset into
+    one growing buffer, so a large array (a final set read) costs linear time."""
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
-        self.total = 0
+        self.buf = bytearray()
+        self.pos = 0
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        chunk = self.sock.recv(1 << 16)
         if not chunk:
             raise ConnectionError("connection closed by the server")
-        self.total += len(chunk)
-        if self.total > MAX_REPLY:
+        if len(self.buf) + len(chunk) > MAX_REPLY:
             raise ConnectionError(f"reply over {MAX_REPLY} bytes")
         self.buf += chunk
 
     def _line(self):
-        while b"\r\n" not in self.buf:
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = bytes(self.buf[self.pos : end])
+                self.pos = end + 2
+                return line
             self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def _exact(self, n):
-        while len(self.buf) < n + 2:
+        while len(self.buf) < self.pos + n + 2:
             self._fill()
-        data, self.buf = self.buf[:n], self.buf[n + 2 :]
+        data = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n + 2
         return data
 
     def reply(self):
