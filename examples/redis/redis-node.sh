@@ -25,6 +25,9 @@
 #                                           connected; set 1+ to see how much
 #                                           it helps (it narrows the window
 #                                           but does not close it)
+#   REDIS_MIN_REPLICAS_MAX_LAG              10 (Redis's default): seconds
+#                                           without a replica's ack before it
+#                                           no longer counts for the above
 #
 # Every step is bounded in time and touches only the processes named in this
 # node's pidfiles (after checking that the PID still runs a redis binary).
@@ -38,6 +41,7 @@ MASTER=${REDIS_MASTER_NAME:-mymaster}
 DOWN_AFTER=${REDIS_DOWN_AFTER_MS:-1500}
 FAILOVER_TIMEOUT=${REDIS_FAILOVER_TIMEOUT_MS:-5000}
 MIN_REPLICAS=${REDIS_MIN_REPLICAS_TO_WRITE:-0}
+MAX_LAG=${REDIS_MIN_REPLICAS_MAX_LAG:-10}
 
 die() {
     echo "redis-node.sh ($action on ${FAULTLINE_NODE:-?}): $*" >&2
@@ -116,7 +120,7 @@ write_configs() {
         echo "replica-read-only yes"
         echo "replica-serve-stale-data yes"
         echo "min-replicas-to-write $MIN_REPLICAS"
-        echo "min-replicas-max-lag 10"
+        echo "min-replicas-max-lag $MAX_LAG"
         if [ "$FAULTLINE_HOST" != "$primary" ]; then
             echo "replicaof $primary $PORT"
         fi
