@@ -2,3 +2,4 @@
 //! database.
 
 pub mod etcd;
+pub mod postgres;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use faultline::control::Remote;
 use faultline::db::etcd::{ClockLaunch, Etcd};
+use faultline::db::postgres::Postgres;
 use faultline::db::{self, Db, DbContext};
 
 use super::UsageError;
@@ -38,6 +39,8 @@ pub enum DbAction {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DbKind {
     Etcd,
+    /// One PostgreSQL server on the first node (Debian's postgresql package).
+    Postgres,
 }
 
 #[derive(Debug, Args)]
@@ -101,8 +104,13 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         clock,
         ..Etcd::default()
     };
+    let postgres = Postgres {
+        health_timeout: Duration::from_secs_f64(args.health_timeout),
+        ..Postgres::default()
+    };
     let database: &dyn Db = match args.db {
         DbKind::Etcd => &etcd,
+        DbKind::Postgres => &postgres,
     };
     let control = super::nodes::connect(&args.nodes)?;
     for name in &args.on {
@@ -144,8 +152,9 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
             each("start", |d, c, r| d.start(c, r)).context("db start")?;
             // Only etcd exists so far; a DB-neutral "await ready" belongs in
             // the trait once a second DB needs it.
+            // PostgreSQL's start already waits until it accepts connections.
             db::on_all(&control, "health", |_, r| {
-                if selected(r) {
+                if selected(r) && matches!(args.db, DbKind::Etcd) {
                     etcd.await_healthy(r)
                 } else {
                     Ok(())
@@ -183,6 +192,11 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
             let results = control.on_all(|r| -> anyhow::Result<String> {
                 if !selected(r) {
                     return Ok(String::new());
+                }
+                if matches!(args.db, DbKind::Postgres) {
+                    return Ok(
+                        "status is for etcd; try `faultline db primaries --db postgres`".into(),
+                    );
                 }
                 Ok(match etcd.member_status(r) {
                     Ok(s) => format!(

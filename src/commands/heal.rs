@@ -55,8 +55,10 @@ pub fn run(args: HealArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
+    let postgres = faultline::db::postgres::Postgres::default();
     let db: &dyn Db = match args.db {
         DbKind::Etcd => &etcd,
+        DbKind::Postgres => &postgres,
     };
     let ctx = context(&control, None, false);
     let plan = heal_everything_plan(&ctx, &args.clock_offset_file, args.restart);

@@ -11,6 +11,7 @@ pub mod nodes;
 pub mod serve;
 pub mod sim;
 pub mod test;
+pub mod txn_opts;
 
 use crate::cli::Command;
 

@@ -170,8 +170,10 @@ pub fn run(args: NemesisArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
+    let postgres = faultline::db::postgres::Postgres::default();
     let db: &dyn Db = match args.db {
         DbKind::Etcd => &etcd,
+        DbKind::Postgres => &postgres,
     };
     let needs_primaries = args.fault == FaultName::PartitionPrimaries || args.target == "primaries";
     let probe = args.fault == FaultName::Packet;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use faultline::clients::etcd::EtcdClients;
+use faultline::clients::postgres::{Isolation, PostgresClients};
 use faultline::control::Control;
-use faultline::db::{self, etcd::Etcd, Db};
+use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
 use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
-use faultline::runner::{NamedEvent, Progress, RunConfig, RunSummary};
+use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
 use faultline_checkers::history::OpType;
 use faultline_checkers::Validity;
@@ -28,6 +29,7 @@ use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
 
 use super::db::DbKind;
+use super::txn_opts::{self, TxnOpts};
 use super::UsageError;
 use crate::cli::NodeOpts;
 use crate::logging;
@@ -85,6 +87,13 @@ pub struct TestOpts {
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
     pub partition: String,
+    /// postgres: the transactions' isolation level (default: serializable)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub isolation: Option<Isolation>,
+    /// append: the consistency model the history is checked against (default: what
+    /// --isolation promises; strict-serializable for etcd)
+    #[arg(long, value_name = "MODEL")]
+    pub consistency_model: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +151,7 @@ struct Plan {
     faults: Vec<FaultKind>,
     nemesis_interval: Duration,
     partition: PartitionSpec,
+    txn: TxnOpts,
 }
 
 fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
@@ -175,7 +185,7 @@ pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, String> {
     Ok(n)
 }
 
-fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
+fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Plan> {
     let time_limit = seconds("time-limit", o.time_limit, 0.0)?;
     let recovery = seconds("recovery-time", o.recovery_time, 0.0)?;
     let op_timeout = seconds("op-timeout", o.op_timeout, 0.001)?;
@@ -194,7 +204,9 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
+    let txn = txn_opts::resolve(o.db, kinds, o.isolation, o.consistency_model.as_deref())?;
     Ok(Plan {
+        txn,
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
         partition,
@@ -249,7 +261,7 @@ struct Row {
 
 fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
     let nodes = super::nodes::resolve_nodes(&o.nodes)?;
-    let plan = plan(o, nodes.len())?;
+    let plan = plan(o, nodes.len(), kinds)?;
     let stop = stop_flag();
     let control = super::nodes::connect(&o.nodes)?;
     // Clock faults only reach etcd under the clock launcher (docs/nemesis.md).
@@ -262,8 +274,10 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
         clock,
         ..Etcd::default()
     };
+    let postgres = Postgres::default();
     let database: &dyn Db = match o.db {
         DbKind::Etcd => &etcd,
+        DbKind::Postgres => &postgres,
     };
     let mut rows = Vec::new();
     let mut crashed: Vec<String> = Vec::new();
@@ -273,7 +287,12 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 break 'outer;
             }
             let seed = plan.seed.wrapping_add(i as u64);
-            match run_one(o, &plan, kind, seed, i, &control, database, &etcd, &stop) {
+            let dbs = Dbs {
+                database,
+                etcd: &etcd,
+                postgres: &postgres,
+            };
+            match run_one(o, &plan, kind, seed, i, &control, &dbs, &stop) {
                 Ok(row) => rows.push(row),
                 // One test: its error is the command's. A matrix goes on with the next
                 // test (as Jepsen's test-all) and reports the crash at the end.
@@ -343,19 +362,19 @@ fn run_one(
     seed: u64,
     index: u32,
     control: &Control,
-    database: &dyn Db,
-    etcd: &Etcd,
+    dbs: &Dbs<'_>,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Row> {
-    let name = format!("{}-{}", database.name(), kind.name());
+    let name = match plan.txn.isolation {
+        Some(i) => format!("{}-{}-{}", dbs.database.name(), kind.name(), i.name()),
+        None => format!("{}-{}", dbs.database.name(), kind.name()),
+    };
     let dir = RunDir::create(&o.store, &name)
         .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
     if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
         tracing::warn!("no faultline.log: {e}");
     }
-    let result = run_in(
-        o, plan, kind, seed, index, control, database, etcd, stop, &dir,
-    );
+    let result = run_in(o, plan, kind, seed, index, control, dbs, stop, &dir);
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }
@@ -390,11 +409,11 @@ fn run_in(
     seed: u64,
     index: u32,
     control: &Control,
-    database: &dyn Db,
-    etcd: &Etcd,
+    dbs: &Dbs<'_>,
     stop: &Arc<AtomicBool>,
     dir: &RunDir,
 ) -> anyhow::Result<(Validity, RunSummary)> {
+    let database = dbs.database;
     let nodes = control.nodes();
     let opts = WorkloadOptions {
         concurrency: plan.concurrency,
@@ -402,6 +421,7 @@ fn run_in(
         rate: o.rate,
         recovery_time: plan.recovery,
         final_time_limit: 30 * SECOND,
+        consistency_model: plan.txn.consistency_model,
         ..WorkloadOptions::default()
     };
     let mut cfg = RunConfig::new(
@@ -424,6 +444,8 @@ fn run_in(
         "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
         "partition": o.partition,
+        "isolation": plan.txn.isolation.map(|i| i.name()),
+        "consistency_model": plan.txn.consistency_model,
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -439,8 +461,22 @@ fn run_in(
         .iter()
         .map(|n| (n.name.clone(), n.host.clone()))
         .collect();
-    let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
-    let clients = EtcdClients::new(&hosts, etcd.client_port, kind, prefix, o.serializable_reads);
+    let clients: Arc<dyn ClientFactory> = match plan.txn.isolation {
+        Some(isolation) => Arc::new(
+            dbs.postgres_clients(control, kind, isolation, plan.op_timeout)
+                .inspect_err(|_| teardown_unless_kept(o, database, control))?,
+        ),
+        None => {
+            let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
+            Arc::new(EtcdClients::new(
+                &hosts,
+                dbs.etcd.client_port,
+                kind,
+                prefix,
+                o.serializable_reads,
+            ))
+        }
+    };
 
     let faults_now = Arc::new(Mutex::new(String::from("none")));
     let (events_tx, events_rx) = mpsc::channel();
@@ -466,7 +502,7 @@ fn run_in(
             };
             scope.spawn(move || job.run())
         });
-        let ran = harness::execute(dir, w.generator, Arc::new(clients), &cfg);
+        let ran = harness::execute(dir, w.generator, clients, &cfg);
         nemesis_done.store(true, Ordering::SeqCst);
         let healed = match nemesis.map(|h| h.join()) {
             None => Ok(()),
@@ -486,11 +522,7 @@ fn run_in(
         Ok(files) => tracing::info!("downloaded {} log file(s)", files.len()),
         Err(e) => tracing::warn!("log download: {e}"),
     }
-    if o.leave_db_running {
-        tracing::info!("leaving {} running", database.name());
-    } else if let Err(e) = db::teardown_all(database, control) {
-        tracing::warn!("teardown: {e}");
-    }
+    teardown_unless_kept(o, database, control);
     let summary = ran.context("running the workload")?;
     // A cluster we could not heal is not one whose history we can trust to be the
     // database's fault alone.
@@ -498,6 +530,41 @@ fn run_in(
     tracing::info!("checking the history");
     let valid = harness::analyze(dir, w.checker, &summary)?;
     Ok((valid, summary))
+}
+
+/// The databases a test may run against, and the one it does.
+struct Dbs<'a> {
+    database: &'a dyn Db,
+    etcd: &'a Etcd,
+    postgres: &'a Postgres,
+}
+
+impl Dbs<'_> {
+    /// PostgreSQL clients for a server that is up: its table made afresh.
+    fn postgres_clients(
+        &self,
+        control: &Control,
+        kind: WorkloadKind,
+        isolation: Isolation,
+        timeout: Duration,
+    ) -> anyhow::Result<PostgresClients> {
+        let nodes = control.nodes();
+        let server = db::postgres::server_node(&nodes).context("no nodes")?;
+        let clients = PostgresClients::new(kind, &server.host, self.postgres.port, isolation)
+            .map_err(|e| UsageError(e.to_string()))?;
+        clients
+            .prepare(timeout.max(Duration::from_secs(10)))
+            .context("creating the append table")?;
+        Ok(clients)
+    }
+}
+
+fn teardown_unless_kept(o: &TestOpts, database: &dyn Db, control: &Control) {
+    if o.leave_db_running {
+        tracing::info!("leaving {} running", database.name());
+    } else if let Err(e) = db::teardown_all(database, control) {
+        tracing::warn!("teardown: {e}");
+    }
 }
 
 /// The nemesis side of a run: a [`Schedule`] of faults over the control plane, its

@@ -6,6 +6,7 @@
 //! over SSH and on the local backend.
 
 pub mod etcd;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
