@@ -5,7 +5,8 @@
 //! (a) serializable, checked against serializable: valid.
 //! (b) read committed, checked against serializable: invalid, with the cycles read
 //!     committed allows (G-single read skew, G2-item write skew...) named and
-//!     explained.
+//!     explained; `faultline check` on the stored run agrees (the model is stored).
+//! (c) `faultline db` pause, resume, kill and start on the server.
 //!
 //! Needs root, iproute2, openssh-server and postgresql; without them it prints why and
 //! passes. Its namespaces and subnet (`flpK`/10.86.K.0) differ from the other cluster
@@ -14,7 +15,7 @@
 mod common;
 use common::{run_id, ClusterGuard};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
@@ -53,8 +54,17 @@ fn json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs a postgres append test; returns its exit code and stored run.
-fn pg_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> (Option<i32>, Value, Value) {
+/// What a postgres append test left: its exit code, stored folder, test.json and
+/// results.json.
+struct Run {
+    code: Option<i32>,
+    dir: PathBuf,
+    test: Value,
+    results: Value,
+}
+
+/// Runs a postgres append test.
+fn pg_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> Run {
     let mut args = vec![
         "test",
         "--db",
@@ -101,11 +111,40 @@ fn pg_run(cluster: &str, store: &Path, extra: &[&str], t0: Instant) -> (Option<i
         log.display()
     );
     assert!(!run.join("n2").exists(), "n2 has logs: it ran no server");
-    (
-        out.status.code(),
-        json(&run.join("test.json")),
-        json(&run.join("results.json")),
-    )
+    Run {
+        code: out.status.code(),
+        test: json(&run.join("test.json")),
+        results: json(&run.join("results.json")),
+        dir: run,
+    }
+}
+
+/// Whether the server on n1 accepts connections (pg_isready, run on n1).
+fn accepting(cluster: &str, host: &str) -> bool {
+    faultline(&[
+        "exec",
+        "--cluster",
+        cluster,
+        "--on",
+        "n1",
+        "--",
+        "pg_isready",
+        "-h",
+        host,
+        "-t",
+        "2",
+    ])
+    .status
+    .success()
+}
+
+fn db(cluster: &str, action: &str) {
+    let out = faultline(&["db", action, "--db", "postgres", "--cluster", cluster]);
+    assert!(
+        out.status.success(),
+        "faultline db {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Whether the server's directory on n1 is gone (teardown ran).
@@ -148,7 +187,12 @@ fn postgres_isolation_levels_on_a_local_cluster() {
     let cluster_s = dir.to_str().unwrap();
 
     // (a) Serializable keeps its promise.
-    let (code, test, results) = pg_run(
+    let Run {
+        code,
+        test,
+        results,
+        ..
+    } = pg_run(
         cluster_s,
         &tmp.path().join("store-a"),
         &["--isolation", "serializable", "--seed", "7"],
@@ -167,7 +211,12 @@ fn postgres_isolation_levels_on_a_local_cluster() {
     assert!(torn_down(cluster_s), "/opt/postgres left on n1");
 
     // (b) Read committed, checked against serializable: the anomalies it allows.
-    let (code, test, results) = pg_run(
+    let Run {
+        code,
+        dir: run,
+        test,
+        results,
+    } = pg_run(
         cluster_s,
         &tmp.path().join("store-b"),
         &[
@@ -223,6 +272,35 @@ fn postgres_isolation_levels_on_a_local_cluster() {
         .collect();
     assert!(not.contains(&"serializable"), "{not:?}");
     assert!(!not.contains(&"read-committed"), "{not:?}");
+    assert!(torn_down(cluster_s), "/opt/postgres left on n1");
+    // Re-checking the stored run uses the model it was checked against...
+    let again = faultline(&["check", run.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{text}");
+    assert!(text.contains("INVALID for serializable"), "{text}");
+    // ... and read committed allows all of it: nothing read committed forbids.
+    let rc = faultline(&[
+        "check",
+        run.to_str().unwrap(),
+        "--consistency-model",
+        "read-committed",
+    ]);
+    let text = String::from_utf8_lossy(&rc.stdout);
+    assert_ne!(rc.status.code(), Some(1), "{text}");
+
+    // (c) The DB automation: pause, resume, kill, start, teardown.
+    let host = format!("10.86.{}.11", run_id());
+    db(cluster_s, "setup");
+    assert!(accepting(cluster_s, &host));
+    db(cluster_s, "pause");
+    assert!(!accepting(cluster_s, &host), "answers while paused");
+    db(cluster_s, "resume");
+    assert!(accepting(cluster_s, &host), "not answering after resume");
+    db(cluster_s, "kill");
+    assert!(!accepting(cluster_s, &host), "answers after kill");
+    db(cluster_s, "start");
+    assert!(accepting(cluster_s, &host), "not answering after start");
+    db(cluster_s, "teardown");
     assert!(torn_down(cluster_s), "/opt/postgres left on n1");
     step("done", t0);
 }

@@ -240,10 +240,10 @@ impl Postgres {
         })
     }
 
-    /// Starts the postmaster detached, as the postgres user.
-    fn start_server(&self, node: &dyn Remote, bin: &str) -> Result<(), DbError> {
+    /// Starts the postmaster detached, as the postgres user; false if it was running.
+    fn start_server(&self, node: &dyn Remote, bin: &str) -> Result<bool, DbError> {
         if self.running_pid(node)?.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         node.run(
             &Cmd::new("echo")
@@ -268,7 +268,7 @@ impl Postgres {
                 .stderr_to_stdout()
                 .timeout(Duration::from_secs(30)),
         )?;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -323,8 +323,12 @@ impl Db for Postgres {
             return Ok(());
         }
         let bin = self.bin_dir(node)?;
-        self.start_server(node, &bin)?;
-        self.await_ready(node, &bin)
+        // A running server is left alone, even a paused one that cannot answer (the
+        // nemesis heals a kill, by starting, before a pause, by resuming).
+        if self.start_server(node, &bin)? {
+            self.await_ready(node, &bin)?;
+        }
+        Ok(())
     }
 
     /// SIGKILLs the postmaster and every child, stopping the postmaster first so that
