@@ -228,22 +228,22 @@ fn describe(e: &postgres::Error) -> String {
 }
 
 impl PostgresClient {
+    /// The open connection, or a new one when there is none or it was lost.
     fn connect(&mut self, timeout: Duration) -> Result<&mut Conn, postgres::Error> {
-        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            let mut client = self.clients.config(timeout).connect(NoTls)?;
-            let read = client.prepare_typed(READ, &[Type::INT8])?;
-            let append = client.prepare_typed(APPEND, &[Type::INT8, Type::INT8])?;
-            self.conn = Some(Conn {
-                client,
-                read,
-                append,
-            });
-        }
-        // Just set above when it was None.
-        Ok(self.conn.as_mut().expect("connection present"))
+        let conn = match self.conn.take() {
+            Some(c) if !c.client.is_closed() => c,
+            _ => {
+                let mut client = self.clients.config(timeout).connect(NoTls)?;
+                let read = client.prepare_typed(READ, &[Type::INT8])?;
+                let append = client.prepare_typed(APPEND, &[Type::INT8, Type::INT8])?;
+                Conn {
+                    client,
+                    read,
+                    append,
+                }
+            }
+        };
+        Ok(self.conn.insert(conn))
     }
 
     /// Runs the micro-ops inside an open transaction; the completed value on success.
