@@ -71,6 +71,20 @@ fn bad_arguments_exit_254_with_a_message() {
         (
             &[
                 "test",
+                "--db",
+                "postgres",
+                "--workload",
+                "append",
+                "--nemesis",
+                "kill,clock",
+                "--nodes",
+                "192.0.2.1",
+            ],
+            "clock launcher",
+        ),
+        (
+            &[
+                "test",
                 "--workload",
                 "append",
                 "--consistency-model",

@@ -10,6 +10,8 @@ use faultline::control::Remote;
 use faultline::db::etcd::{ClockLaunch, Etcd};
 use faultline::db::postgres::Postgres;
 use faultline::db::{self, Db, DbContext};
+use faultline_nemesis::FaultKind;
+use faultline_workloads::workload::WorkloadKind;
 
 use super::UsageError;
 use crate::cli::NodeOpts;
@@ -81,6 +83,27 @@ pub fn clock_launch(clock: bool, offset_file: &str) -> anyhow::Result<Option<Clo
         binary: std::env::current_exe().context("locating the faultline binary")?,
         offset_file: offset_file.to_string(),
     }))
+}
+
+/// Refuses faults a DB cannot take, rather than injecting nothing: clock faults reach
+/// only a DB started under the clock launcher, which only etcd is.
+pub fn refuse_faults(db: DbKind, faults: &[FaultKind]) -> Result<(), UsageError> {
+    match db {
+        DbKind::Etcd => Ok(()),
+        DbKind::Postgres if faults.contains(&FaultKind::Clock) => Err(UsageError(
+            "--nemesis clock: PostgreSQL does not run under the clock launcher (only etcd does)"
+                .into(),
+        )),
+        DbKind::Postgres => Ok(()),
+    }
+}
+
+/// The workloads `test-all` runs against a DB when not told.
+pub fn default_workloads(db: DbKind) -> Vec<WorkloadKind> {
+    match db {
+        DbKind::Etcd => WorkloadKind::ALL.to_vec(),
+        DbKind::Postgres => vec![WorkloadKind::Append],
+    }
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<u8> {

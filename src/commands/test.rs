@@ -107,7 +107,7 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct TestAllArgs {
-    /// Workloads to run (default: all)
+    /// Workloads to run (default: all the database runs)
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub workloads: Vec<String>,
     #[command(flatten)]
@@ -202,6 +202,7 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
     }
     let concurrency = parse_concurrency(&o.concurrency, nodes).map_err(UsageError)?;
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
+    super::db::refuse_faults(o.db, &faults)?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
     let txn = txn_opts::resolve(o.db, kinds, o.isolation, o.consistency_model.as_deref())?;
@@ -241,7 +242,7 @@ pub fn run(a: TestArgs) -> anyhow::Result<u8> {
 
 pub fn run_all(a: TestAllArgs) -> anyhow::Result<u8> {
     let kinds = if a.workloads.is_empty() {
-        WorkloadKind::ALL.to_vec()
+        super::db::default_workloads(a.opts.db)
     } else {
         a.workloads
             .iter()
