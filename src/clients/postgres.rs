@@ -28,7 +28,8 @@ use postgres::types::Type;
 use postgres::{Config, NoTls, Statement};
 use serde_json::{json, Value};
 
-use crate::db::postgres::{DATABASE, USER};
+use crate::control::Node;
+use crate::db::postgres::{server_node, Postgres, DATABASE, USER};
 use crate::runner::{Client, ClientFactory, Completion, Invocation};
 
 /// The table the append workload uses; [`PostgresClients::prepare`] recreates it.
@@ -88,6 +89,8 @@ pub enum PgClientError {
     },
     #[error("the postgres client runs only the append workload, not {0}")]
     Workload(&'static str),
+    #[error("no nodes: PostgreSQL runs on the first node")]
+    NoNodes,
 }
 
 /// Opens PostgreSQL clients: every one connects to the one server, whatever node its
@@ -114,6 +117,22 @@ impl PostgresClients {
             port,
             isolation,
         })
+    }
+
+    /// Clients of the server `db` runs on `nodes` (up by now), the workload's table made
+    /// afresh.
+    pub fn for_server(
+        nodes: &[Node],
+        db: &Postgres,
+        kind: WorkloadKind,
+        isolation: Isolation,
+        timeout: Duration,
+    ) -> Result<Self, PgClientError> {
+        let server = server_node(nodes).ok_or(PgClientError::NoNodes)?;
+        let clients = PostgresClients::new(kind, &server.host, db.port, isolation)?;
+        // Creating a table can take longer than an operation may.
+        clients.prepare(timeout.max(Duration::from_secs(10)))?;
+        Ok(clients)
     }
 
     fn config(&self, timeout: Duration) -> Config {

@@ -464,7 +464,8 @@ fn run_in(
         .collect();
     let clients: Arc<dyn ClientFactory> = match plan.txn.isolation {
         Some(isolation) => Arc::new(
-            dbs.postgres_clients(control, kind, isolation, plan.op_timeout)
+            PostgresClients::for_server(&nodes, dbs.postgres, kind, isolation, plan.op_timeout)
+                .context("preparing the postgres clients")
                 .inspect_err(|_| teardown_unless_kept(o, database, control))?,
         ),
         None => {
@@ -538,26 +539,6 @@ struct Dbs<'a> {
     database: &'a dyn Db,
     etcd: &'a Etcd,
     postgres: &'a Postgres,
-}
-
-impl Dbs<'_> {
-    /// PostgreSQL clients for a server that is up: its table made afresh.
-    fn postgres_clients(
-        &self,
-        control: &Control,
-        kind: WorkloadKind,
-        isolation: Isolation,
-        timeout: Duration,
-    ) -> anyhow::Result<PostgresClients> {
-        let nodes = control.nodes();
-        let server = db::postgres::server_node(&nodes).context("no nodes")?;
-        let clients = PostgresClients::new(kind, &server.host, self.postgres.port, isolation)
-            .map_err(|e| UsageError(e.to_string()))?;
-        clients
-            .prepare(timeout.max(Duration::from_secs(10)))
-            .context("creating the append table")?;
-        Ok(clients)
-    }
 }
 
 fn teardown_unless_kept(o: &TestOpts, database: &dyn Db, control: &Control) {
