@@ -40,6 +40,60 @@ fn bad_arguments_exit_254_with_a_message() {
             "--op-timeout",
         ),
         (&["test"], "no nodes"),
+        (
+            &[
+                "test",
+                "--workload",
+                "append",
+                "--isolation",
+                "serializable",
+                "--nodes",
+                "192.0.2.1",
+            ],
+            "--isolation",
+        ),
+        (
+            &[
+                "test",
+                "--db",
+                "postgres",
+                "--isolation",
+                "snapshot",
+                "--nodes",
+                "192.0.2.1",
+            ],
+            "snapshot",
+        ),
+        (
+            &["test", "--db", "postgres", "--nodes", "192.0.2.1"],
+            "only the append workload",
+        ),
+        (
+            &[
+                "test",
+                "--db",
+                "postgres",
+                "--workload",
+                "append",
+                "--nemesis",
+                "kill,clock",
+                "--nodes",
+                "192.0.2.1",
+            ],
+            "clock launcher",
+        ),
+        (
+            &[
+                "test",
+                "--workload",
+                "append",
+                "--consistency-model",
+                "nonsense",
+                "--nodes",
+                "192.0.2.1",
+            ],
+            "--consistency-model",
+        ),
         (&["test", "--db", "mongo", "--nodes", "192.0.2.1"], "mongo"),
         (
             &[
@@ -66,6 +120,8 @@ fn bad_arguments_exit_254_with_a_message() {
         "--leave-db-running",
         "--test-count",
         "--cluster",
+        "--isolation",
+        "--consistency-model",
     ] {
         assert!(text.contains(opt), "{opt} missing from help:\n{text}");
     }

@@ -34,9 +34,10 @@ pub struct CheckArgs {
     pub model: Option<String>,
     /// For list-append / rw-register: the consistency model the history must satisfy
     /// (read-committed, repeatable-read, snapshot-isolation, serializable,
-    /// strict-serializable, ...)
-    #[arg(long, default_value = "strict-serializable", value_name = "MODEL")]
-    pub consistency_model: String,
+    /// strict-serializable, ...); default: the one a store folder's test.json names,
+    /// else strict-serializable
+    #[arg(long, value_name = "MODEL")]
+    pub consistency_model: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     pub format: FormatArg,
     /// One JSON object per file on standard output
@@ -91,9 +92,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
         // A second Ctrl-C is not caught again: the default action ends the process.
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
     }
-    let consistency: ConsistencyModel = a
+    let consistency: Option<ConsistencyModel> = a
         .consistency_model
-        .parse()
+        .as_deref()
+        .map(str::parse)
+        .transpose()
         .map_err(|e: UnknownModel| UsageError(e.to_string()))?;
     let format = match a.format {
         FormatArg::Auto => None,
@@ -171,19 +174,44 @@ struct Outcome {
     report: Checked,
 }
 
+/// What a store folder's test.json says about checking it.
+#[derive(Default)]
+struct Stored {
+    model: Option<String>,
+    /// The transactional checker's model the test ran with (`faultline test
+    /// --consistency-model`, or what `--isolation` promises).
+    consistency: Option<ConsistencyModel>,
+}
+
 /// A store folder stands for the history in it; its test.json may name the model.
-fn locate(path: &Path) -> Result<(PathBuf, Option<String>), BadInput> {
+fn locate(path: &Path) -> Result<(PathBuf, Stored), BadInput> {
     if !path.is_dir() {
-        return Ok((path.to_path_buf(), None));
+        return Ok((path.to_path_buf(), Stored::default()));
     }
-    let model = std::fs::read_to_string(path.join("test.json"))
+    let test = std::fs::read_to_string(path.join("test.json"))
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_string));
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    let field = |name: &str| {
+        test.as_ref()
+            .and_then(|v| v.get(name).and_then(|m| m.as_str()).map(str::to_string))
+    };
+    let consistency = match field("consistency_model") {
+        Some(m) => Some(m.parse().map_err(|e: UnknownModel| {
+            BadInput(format!(
+                "{}: consistency_model: {e}",
+                path.join("test.json").display()
+            ))
+        })?),
+        None => None,
+    };
+    let stored = Stored {
+        model: field("model"),
+        consistency,
+    };
     for name in ["history.jsonl", "history.edn"] {
         let p = path.join(name);
         if p.is_file() {
-            return Ok((p, model));
+            return Ok((p, stored));
         }
     }
     Err(BadInput(format!(
@@ -195,13 +223,17 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<String>), BadInput> {
 fn check_one(
     path: &Path,
     a: &CheckArgs,
-    consistency: ConsistencyModel,
+    consistency: Option<ConsistencyModel>,
     format: Option<Format>,
     deadline: Option<Instant>,
     memory_limit: usize,
     cancel: &Arc<AtomicBool>,
 ) -> Result<Outcome, BadInput> {
-    let (file, stored_model) = locate(path)?;
+    let (file, stored) = locate(path)?;
+    let stored_model = stored.model;
+    let consistency = consistency
+        .or(stored.consistency)
+        .unwrap_or(ConsistencyModel::StrictSerializable);
     let t0 = Instant::now();
     let from_store = path.is_dir();
     let history = match read(&file, format, deadline, from_store) {

@@ -8,7 +8,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use faultline::control::Remote;
 use faultline::db::etcd::{ClockLaunch, Etcd};
+use faultline::db::postgres::Postgres;
 use faultline::db::{self, Db, DbContext};
+use faultline_nemesis::FaultKind;
+use faultline_workloads::workload::WorkloadKind;
 
 use super::UsageError;
 use crate::cli::NodeOpts;
@@ -40,6 +43,8 @@ pub enum DbKind {
     Etcd,
     /// The `[db]` shell commands of the --suite file
     Shell,
+    /// One PostgreSQL server on the first node (Debian's postgresql package).
+    Postgres,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +90,28 @@ pub fn clock_launch(clock: bool, offset_file: &str) -> anyhow::Result<Option<Clo
     }))
 }
 
+/// Refuses faults a DB cannot take, rather than injecting nothing: clock faults reach
+/// only a DB started under the clock launcher, which only etcd is.
+pub fn refuse_faults(db: DbKind, faults: &[FaultKind]) -> Result<(), UsageError> {
+    match db {
+        DbKind::Etcd => Ok(()),
+        DbKind::Postgres if faults.contains(&FaultKind::Clock) => Err(UsageError(
+            "--nemesis clock: PostgreSQL does not run under the clock launcher (only etcd does)"
+                .into(),
+        )),
+        DbKind::Postgres | DbKind::Shell => Ok(()),
+    }
+}
+
+/// The workloads `test-all` runs against a DB when not told.
+pub fn default_workloads(db: DbKind) -> Vec<WorkloadKind> {
+    match db {
+        DbKind::Etcd => WorkloadKind::ALL.to_vec(),
+        DbKind::Postgres => vec![WorkloadKind::Append],
+        DbKind::Shell => WorkloadKind::ALL.to_vec(),
+    }
+}
+
 pub fn run(args: DbArgs) -> anyhow::Result<u8> {
     if !(args.health_timeout.is_finite()
         && args.health_timeout > 0.0
@@ -106,14 +133,12 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         clock,
         ..Etcd::default()
     };
-    let shell = match args.db {
-        DbKind::Etcd => None,
-        DbKind::Shell => Some(shell_db(args.suite.as_deref())?),
+    let postgres = Postgres {
+        health_timeout: Duration::from_secs_f64(args.health_timeout),
+        ..Postgres::default()
     };
-    let database: &dyn Db = match &shell {
-        None => &etcd,
-        Some(s) => s,
-    };
+    let mut shell = None;
+    let database = pick(args.db, &etcd, &postgres, args.suite.as_deref(), &mut shell)?;
     let control = super::nodes::connect(&args.nodes)?;
     for name in &args.on {
         control.on(name)?;
@@ -152,12 +177,12 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         }
         DbAction::Start => {
             each("start", |d, c, r| d.start(c, r)).context("db start")?;
-            // Only etcd exists so far; a DB-neutral "await ready" belongs in
-            // the trait once a second DB needs it.
-            db::on_all(&control, "health", |ctx, r| match (&shell, selected(r)) {
-                (_, false) => Ok(()),
-                (None, true) => etcd.await_healthy(r),
-                (Some(s), true) => s.await_ready(ctx, r),
+            db::on_all(&control, "health", |ctx, r| {
+                if selected(r) {
+                    database.await_ready(ctx, r)
+                } else {
+                    Ok(())
+                }
             })
             .context("waiting for health")?;
             println!("started");
@@ -198,6 +223,11 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
                 if !selected(r) {
                     return Ok(String::new());
                 }
+                if matches!(args.db, DbKind::Postgres) {
+                    return Ok(
+                        "status is for etcd; try `faultline db primaries --db postgres`".into(),
+                    );
+                }
                 Ok(match etcd.member_status(r) {
                     Ok(s) => format!(
                         "etcd {} member {:x} term {}{}",
@@ -219,6 +249,22 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The DB `kind` names: etcd and PostgreSQL as the caller configured them, a shell DB
+/// loaded from the `--suite` file into `shell` (which must outlive the answer).
+pub fn pick<'a>(
+    kind: DbKind,
+    etcd: &'a Etcd,
+    postgres: &'a Postgres,
+    suite: Option<&std::path::Path>,
+    shell: &'a mut Option<db::shell::ShellDb>,
+) -> anyhow::Result<&'a dyn Db> {
+    Ok(match kind {
+        DbKind::Etcd => etcd,
+        DbKind::Postgres => postgres,
+        DbKind::Shell => shell.insert(shell_db(suite)?),
+    })
 }
 
 /// `--db shell`: the [db] of the `--suite` file.

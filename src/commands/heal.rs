@@ -7,7 +7,6 @@
 use anyhow::Context;
 use clap::Args;
 use faultline::db::etcd::Etcd;
-use faultline::db::Db;
 use faultline::nemesis::{context, ControlExecutor};
 use faultline_nemesis::nemesis::heal_everything_plan;
 use faultline_nemesis::plan::{run_plan, OnFailure};
@@ -58,14 +57,9 @@ pub fn run(args: HealArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
-    let shell = match args.db {
-        DbKind::Etcd => None,
-        DbKind::Shell => Some(super::db::shell_db(args.suite.as_deref())?),
-    };
-    let db: &dyn Db = match &shell {
-        None => &etcd,
-        Some(s) => s,
-    };
+    let postgres = faultline::db::postgres::Postgres::default();
+    let mut shell = None;
+    let db = super::db::pick(args.db, &etcd, &postgres, args.suite.as_deref(), &mut shell)?;
     let ctx = context(&control, None, false);
     let plan = heal_everything_plan(&ctx, &args.clock_offset_file, args.restart);
     let ex = ControlExecutor::new(&control, Some(db));

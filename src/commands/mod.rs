@@ -13,6 +13,7 @@ pub mod sim;
 pub mod suite;
 pub mod test;
 mod test_output;
+pub mod txn_opts;
 
 use crate::cli::Command;
 

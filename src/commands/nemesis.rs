@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use faultline::db::etcd::Etcd;
-use faultline::db::Db;
 use faultline::nemesis::{context, ControlExecutor};
 use std::time::Duration;
 
@@ -173,14 +172,9 @@ pub fn run(args: NemesisArgs) -> anyhow::Result<u8> {
         clock: super::db::clock_launch(args.clock, &args.clock_offset_file)?,
         ..Etcd::default()
     };
-    let shell = match args.db {
-        DbKind::Etcd => None,
-        DbKind::Shell => Some(super::db::shell_db(args.suite.as_deref())?),
-    };
-    let db: &dyn Db = match &shell {
-        None => &etcd,
-        Some(s) => s,
-    };
+    let postgres = faultline::db::postgres::Postgres::default();
+    let mut shell = None;
+    let db = super::db::pick(args.db, &etcd, &postgres, args.suite.as_deref(), &mut shell)?;
     let needs_primaries = args.fault == FaultName::PartitionPrimaries || args.target == "primaries";
     let probe = args.fault == FaultName::Packet;
     let ctx = context(&control, needs_primaries.then_some(db), probe);

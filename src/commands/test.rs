@@ -12,8 +12,9 @@ use anyhow::Context;
 use clap::Args;
 use faultline::clients::etcd::EtcdClients;
 use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
+use faultline::clients::postgres::{Isolation, PostgresClients};
 use faultline::control::Control;
-use faultline::db::{self, etcd::Etcd, Db};
+use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
 use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
 use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
@@ -31,6 +32,7 @@ use serde_json::{json, Value};
 use super::db::DbKind;
 use super::suite::{self, Given};
 use super::test_output::{self, Checked, Crashed};
+use super::txn_opts::{self, TxnOpts};
 use super::UsageError;
 use crate::cli::NodeOpts;
 use crate::logging;
@@ -104,6 +106,13 @@ pub struct TestOpts {
     /// Environment for the external client (repeatable)
     #[arg(long, value_name = "KEY=VALUE")]
     pub client_env: Vec<String>,
+    /// postgres: the transactions' isolation level (default: serializable)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub isolation: Option<Isolation>,
+    /// append: the consistency model the history is checked against (default: what
+    /// --isolation promises; strict-serializable for etcd)
+    #[arg(long, value_name = "MODEL")]
+    pub consistency_model: Option<String>,
     /// Also write the results as JUnit XML (a suite per run, a case per checker)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -132,7 +141,7 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct TestAllArgs {
-    /// Workloads to run (default: all)
+    /// Workloads to run (default: all the database runs)
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub workloads: Vec<String>,
     #[command(flatten)]
@@ -178,6 +187,7 @@ struct Plan {
     partition: PartitionSpec,
     /// `--client-command`: an external client instead of the built-in one.
     client: Option<ExternalSpec>,
+    txn: TxnOpts,
 }
 
 fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<f64> {
@@ -211,7 +221,7 @@ pub fn parse_concurrency(s: &str, nodes: usize) -> Result<usize, String> {
     Ok(n)
 }
 
-fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
+fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Plan> {
     let time_limit = seconds("time-limit", o.time_limit, 0.0)?;
     let recovery = seconds("recovery-time", o.recovery_time, 0.0)?;
     let op_timeout = seconds("op-timeout", o.op_timeout, 0.001)?;
@@ -228,6 +238,7 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
     }
     let concurrency = parse_concurrency(&o.concurrency, nodes).map_err(UsageError)?;
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
+    super::db::refuse_faults(o.db, &faults)?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let partition = parse_partition(&o.partition).map_err(UsageError)?;
     if o.client_command.is_none() && !o.client_env.is_empty() {
@@ -242,8 +253,10 @@ fn plan(o: &TestOpts, nodes: usize) -> anyhow::Result<Plan> {
         .map(|c| ExternalSpec::parse(c, &o.client_env))
         .transpose()
         .map_err(|e| UsageError(e.to_string()))?;
+    let txn = txn_opts::resolve(o.db, kinds, o.isolation, o.consistency_model.as_deref())?;
     Ok(Plan {
         client,
+        txn,
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
         partition,
@@ -280,7 +293,7 @@ pub fn run(mut a: TestArgs, given: &Given) -> anyhow::Result<u8> {
 pub fn run_all(mut a: TestAllArgs, given: &Given) -> anyhow::Result<u8> {
     suite::apply(&mut a.opts, None, given)?;
     let kinds = if a.workloads.is_empty() {
-        WorkloadKind::ALL.to_vec()
+        super::db::default_workloads(a.opts.db)
     } else {
         a.workloads
             .iter()
@@ -292,7 +305,7 @@ pub fn run_all(mut a: TestAllArgs, given: &Given) -> anyhow::Result<u8> {
 
 fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
     let nodes = super::nodes::resolve_nodes(&o.nodes)?;
-    let plan = plan(o, nodes.len())?;
+    let plan = plan(o, nodes.len(), kinds)?;
     let stop = stop_flag();
     let control = super::nodes::connect(&o.nodes)?;
     // Clock faults only reach etcd under the clock launcher (docs/nemesis.md).
@@ -308,9 +321,11 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     if let Some(port) = suite::etcd_client_port(o) {
         etcd.client_port = port;
     }
+    let postgres = Postgres::default();
     let shell;
     let database: &dyn Db = match o.db {
         DbKind::Etcd => &etcd,
+        DbKind::Postgres => &postgres,
         DbKind::Shell => {
             let suite = o.loaded_suite.as_deref();
             shell = suite::shell_db(suite)?;
@@ -328,7 +343,12 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 break 'outer;
             }
             let seed = plan.seed.wrapping_add(i as u64);
-            match run_one(o, &plan, kind, seed, i, &control, database, &etcd, &stop) {
+            let dbs = Dbs {
+                database,
+                etcd: &etcd,
+                postgres: &postgres,
+            };
+            match run_one(o, &plan, kind, seed, i, &control, &dbs, &stop) {
                 Ok(row) => rows.push(row),
                 // One test: its error is the command's. A matrix goes on with the next
                 // test (as Jepsen's test-all) and reports the crash at the end.
@@ -434,19 +454,24 @@ fn run_one(
     seed: u64,
     index: u32,
     control: &Control,
-    database: &dyn Db,
-    etcd: &Etcd,
+    dbs: &Dbs<'_>,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Checked> {
-    let name = format!("{}-{}", test_name(o, database), kind.name());
+    let name = match plan.txn.isolation {
+        Some(i) => format!(
+            "{}-{}-{}",
+            test_name(o, dbs.database),
+            kind.name(),
+            i.name()
+        ),
+        None => format!("{}-{}", test_name(o, dbs.database), kind.name()),
+    };
     let dir = RunDir::create(&o.store, &name)
         .with_context(|| format!("creating a run folder under {}", o.store.display()))?;
     if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
         tracing::warn!("no faultline.log: {e}");
     }
-    let result = run_in(
-        o, plan, kind, seed, index, control, database, etcd, stop, &dir,
-    );
+    let result = run_in(o, plan, kind, seed, index, control, dbs, stop, &dir);
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }
@@ -482,11 +507,11 @@ fn run_in(
     seed: u64,
     index: u32,
     control: &Control,
-    database: &dyn Db,
-    etcd: &Etcd,
+    dbs: &Dbs<'_>,
     stop: &Arc<AtomicBool>,
     dir: &RunDir,
 ) -> anyhow::Result<(Validity, RunSummary)> {
+    let database = dbs.database;
     let nodes = control.nodes();
     let opts = WorkloadOptions {
         concurrency: plan.concurrency,
@@ -494,6 +519,7 @@ fn run_in(
         rate: o.rate,
         recovery_time: plan.recovery,
         final_time_limit: 30 * SECOND,
+        consistency_model: plan.txn.consistency_model,
         ..WorkloadOptions::default()
     };
     let mut cfg = RunConfig::new(
@@ -518,6 +544,8 @@ fn run_in(
         "partition": o.partition,
         "client": plan.client.as_ref().map(ExternalSpec::describe),
         "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
+        "isolation": plan.txn.isolation.map(|i| i.name()),
+        "consistency_model": plan.txn.consistency_model,
     });
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
@@ -534,8 +562,9 @@ fn run_in(
         .map(|n| (n.name.clone(), n.host.clone()))
         .collect();
     let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
-    let clients: Arc<dyn ClientFactory> = match &plan.client {
-        Some(spec) => Arc::new(ExternalClients::new(
+    // An external client speaks for any database; otherwise the database's own.
+    let clients: Arc<dyn ClientFactory> = match (&plan.client, plan.txn.isolation) {
+        (Some(spec), _) => Arc::new(ExternalClients::new(
             spec.clone(),
             ExternalContext {
                 nodes: hosts,
@@ -545,9 +574,14 @@ fn run_in(
                 open_timeout: plan.op_timeout,
             },
         )),
-        None => Arc::new(EtcdClients::new(
+        (None, Some(isolation)) => Arc::new(
+            PostgresClients::for_server(&nodes, dbs.postgres, kind, isolation, plan.op_timeout)
+                .context("preparing the postgres clients")
+                .inspect_err(|_| teardown_unless_kept(o, database, control))?,
+        ),
+        (None, None) => Arc::new(EtcdClients::new(
             &hosts,
-            etcd.client_port,
+            dbs.etcd.client_port,
             kind,
             prefix,
             o.serializable_reads,
@@ -598,11 +632,7 @@ fn run_in(
         Ok(files) => tracing::info!("downloaded {} log file(s)", files.len()),
         Err(e) => tracing::warn!("log download: {e}"),
     }
-    if o.leave_db_running {
-        tracing::info!("leaving {} running", database.name());
-    } else if let Err(e) = db::teardown_all(database, control) {
-        tracing::warn!("teardown: {e}");
-    }
+    teardown_unless_kept(o, database, control);
     let summary = ran.context("running the workload")?;
     // A cluster we could not heal is not one whose history we can trust to be the
     // database's fault alone.
@@ -617,6 +647,21 @@ fn test_name(o: &TestOpts, database: &dyn Db) -> String {
     match &o.loaded_suite {
         Some(s) => s.name(),
         None => database.name().to_string(),
+    }
+}
+
+/// The databases a test may run against, and the one it does.
+struct Dbs<'a> {
+    database: &'a dyn Db,
+    etcd: &'a Etcd,
+    postgres: &'a Postgres,
+}
+
+fn teardown_unless_kept(o: &TestOpts, database: &dyn Db, control: &Control) {
+    if o.leave_db_running {
+        tracing::info!("leaving {} running", database.name());
+    } else if let Err(e) = db::teardown_all(database, control) {
+        tracing::warn!("teardown: {e}");
     }
 }
 

@@ -303,6 +303,10 @@ impl Etcd {
 }
 
 impl Db for Etcd {
+    fn await_ready(&self, _ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
+        self.await_healthy(node)
+    }
+
     fn name(&self) -> &str {
         "etcd"
     }

@@ -6,6 +6,7 @@
 //! over SSH and on the local backend.
 
 pub mod etcd;
+pub mod postgres;
 pub mod shell;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,11 @@ pub trait Db: Send + Sync {
     fn teardown(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError>;
     /// Starts a stopped DB process (keeping its data).
     fn start(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError>;
+    /// Waits (bounded) until a started DB serves requests on `node`. For DBs whose
+    /// `start` already waits, nothing to do.
+    fn await_ready(&self, _ctx: &DbContext, _node: &dyn Remote) -> Result<(), DbError> {
+        Ok(())
+    }
     /// SIGKILLs the DB process; succeeds if it was not running.
     fn kill(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError>;
     /// SIGSTOPs the DB process.

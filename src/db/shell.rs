@@ -215,7 +215,7 @@ impl ShellDb {
     }
 
     /// Polls `ready` until it exits 0 or `ready_timeout` has passed.
-    pub fn await_ready(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
+    fn poll_ready(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
         let Some(script) = &self.commands.ready else {
             return Ok(());
         };
@@ -257,6 +257,10 @@ impl ShellDb {
 }
 
 impl Db for ShellDb {
+    fn await_ready(&self, ctx: &DbContext, node: &dyn Remote) -> Result<(), DbError> {
+        self.poll_ready(ctx, node)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

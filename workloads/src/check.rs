@@ -16,8 +16,9 @@ pub enum CheckerKind {
     Linearizable { model: &'static str },
     /// Lost, unexpected and recovered elements of a set against its final read.
     Set,
-    /// Elle's list-append checker, strict serializability.
-    ListAppend,
+    /// Elle's list-append checker against a consistency model (strict serializability
+    /// unless the test asks for another, e.g. the isolation level a database promises).
+    ListAppend { consistency_model: ConsistencyModel },
 }
 
 /// A verdict and the checker's report.
@@ -56,8 +57,8 @@ pub fn check(kind: CheckerKind, history: &History, opts: &linear::Options) -> Ch
             let r = check_set(history);
             (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null))
         }
-        CheckerKind::ListAppend => {
-            let o = ElleOptions::for_model(ConsistencyModel::StrictSerializable);
+        CheckerKind::ListAppend { consistency_model } => {
+            let o = ElleOptions::for_model(consistency_model);
             match elle::check_list_append(history, &o) {
                 Ok(r) => {
                     let v = (r.valid, serde_json::to_value(&r).unwrap_or(Value::Null));

@@ -2,6 +2,7 @@
 
 use crate::check::CheckerKind;
 use crate::gen::{self, Gen, OpSpec, SECOND};
+use faultline_checkers::elle::ConsistencyModel;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -66,6 +67,8 @@ pub struct WorkloadOptions {
     pub final_time_limit: u64,
     /// Before the final reads: time for the cluster to recover once faults stop, ns.
     pub recovery_time: u64,
+    /// append: the consistency model the history is checked against.
+    pub consistency_model: ConsistencyModel,
 }
 
 impl Default for WorkloadOptions {
@@ -81,6 +84,7 @@ impl Default for WorkloadOptions {
             max_writes_per_key: 32,
             final_time_limit: 30 * SECOND,
             recovery_time: 2 * SECOND,
+            consistency_model: ConsistencyModel::StrictSerializable,
         }
     }
 }
@@ -206,6 +210,8 @@ pub fn append(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Append,
         generator: main_phase(opts, g),
-        checker: CheckerKind::ListAppend,
+        checker: CheckerKind::ListAppend {
+            consistency_model: opts.consistency_model,
+        },
     }
 }
