@@ -7,12 +7,8 @@
 //! apart from the other cluster tests'.
 
 mod common;
-use common::{run_id, ClusterGuard};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-use faultline::cluster::{self, ClusterSpec};
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
@@ -73,17 +69,7 @@ fn the_python_example_client_agrees_with_the_built_in_one() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("flx{}", run_id()),
-        subnet: Ipv4Addr::new(10, 89, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    let (_guard, _) = common::up_cluster(&dir, "flx", 89, 3);
     let cluster_s = dir.to_str().unwrap();
 
     for workload in ["register", "set", "append"] {

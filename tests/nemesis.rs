@@ -9,12 +9,10 @@
 //! only ever runs inside the test's node namespaces (over SSH to the nodes).
 
 mod common;
-use common::{run_id, ClusterGuard};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use faultline::cluster::{self, ClusterSpec};
+use faultline::cluster;
 use faultline::control::ssh::SshOptions;
 use faultline::control::{Cmd, Control, Remote};
 use faultline::nemesis::{context, ControlExecutor};
@@ -101,17 +99,7 @@ fn partition_blocks_traffic_and_heal_restores_it_keeping_foreign_rules() {
     let _serial = lock();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("fln{}", run_id()),
-        subnet: Ipv4Addr::new(10, 83, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    let (_guard, _) = common::up_cluster(&dir, "fln", 83, 3);
     let nodes = cluster::nodes_from_dir(&dir, 22).unwrap();
     let control = Control::connect_ssh(&nodes, &ssh_opts(&dir)).expect("ssh");
     let addr = |name: &str| control.on(name).unwrap().node().host.clone();
@@ -299,17 +287,7 @@ fn heal_after_a_crash_mid_fault_with_etcd_under_the_clock_launcher() {
     let _serial = lock();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("flm{}", run_id()),
-        subnet: Ipv4Addr::new(10, 84, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    let (_guard, _) = common::up_cluster(&dir, "flm", 84, 3);
     let nodes = cluster::nodes_from_dir(&dir, 22).unwrap();
     let control = Control::connect_ssh(&nodes, &ssh_opts(&dir)).expect("ssh");
     let etcd = Etcd {

@@ -13,13 +13,10 @@
 //! tests', so it can run beside them.
 
 mod common;
-use common::{run_id, ClusterGuard};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use faultline::cluster::{self, ClusterSpec};
 use serde_json::Value;
 
 fn skip_reason() -> Option<String> {
@@ -172,17 +169,7 @@ fn postgres_isolation_levels_on_a_local_cluster() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("flp{}", run_id()),
-        subnet: Ipv4Addr::new(10, 86, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    let (_guard, _) = common::up_cluster(&dir, "flp", 86, 3);
     step("cluster up", t0);
     let cluster_s = dir.to_str().unwrap();
 
@@ -301,7 +288,7 @@ fn postgres_isolation_levels_on_a_local_cluster() {
     assert_ne!(rc.status.code(), Some(1), "{text}");
 
     // (c) The DB automation: pause, resume, kill, start, teardown.
-    let host = format!("10.86.{}.11", run_id());
+    let host = format!("10.86.{}.11", common::run_id());
     db(cluster_s, "setup");
     assert!(accepting(cluster_s, &host));
     db(cluster_s, "pause");

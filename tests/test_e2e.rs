@@ -7,13 +7,9 @@
 //! from tests/cluster.rs's and from a manual cluster's, so it can run beside them.
 
 mod common;
-use common::{run_id, ClusterGuard};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use faultline::cluster::{self, ClusterSpec};
 
 fn skip_reason() -> Option<String> {
     common::skip_reason(&["/usr/bin/etcd", "/usr/bin/etcdctl"])
@@ -169,17 +165,7 @@ fn faultline_test_end_to_end_on_a_local_cluster() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("fle{}", run_id()),
-        subnet: Ipv4Addr::new(10, 80, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    let state = cluster::up(&spec).expect("cluster up");
+    let (_guard, state) = common::up_cluster(&dir, "fle", 80, 3);
     let nodes: Vec<String> = (1..=state.nodes.len()).map(|i| format!("n{i}")).collect();
     step("cluster up", t0);
     let cluster_s = dir.to_str().unwrap();
@@ -353,17 +339,7 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        nodes: 3,
-        prefix: format!("flw{}", run_id()),
-        subnet: Ipv4Addr::new(10, 81, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    let (_guard, _) = common::up_cluster(&dir, "flw", 81, 3);
     step("cluster up", t0);
     let cluster_s = dir.to_str().unwrap();
 

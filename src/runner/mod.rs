@@ -216,7 +216,9 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<&'a Value>,
     time: i64,
-    node: &'a str,
+    /// None for the nemesis, which acts on many nodes (its value names them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
 }
@@ -618,7 +620,7 @@ pub fn run(
             value: &c.value,
             key: op.spec.key.as_ref(),
             time: now as i64,
-            node: node_name(thread),
+            node: Some(node_name(thread)),
             error: c.error.as_deref(),
         })?;
         summary.events += 1;
@@ -640,7 +642,7 @@ pub fn run(
                 value: &e.value,
                 key: None,
                 time: now as i64,
-                node: "",
+                node: None,
                 error: e.error.as_deref(),
             })?;
             summary.events += 1;
@@ -727,7 +729,7 @@ pub fn run(
                     value: &op.spec.value,
                     key: op.spec.key.as_ref(),
                     time: now as i64,
-                    node: node_name(t),
+                    node: Some(node_name(t)),
                     error: None,
                 })?;
                 summary.events += 1;
@@ -801,7 +803,7 @@ pub fn run(
                         value: &e.value,
                         key: None,
                         time: ns(Instant::now()) as i64,
-                        node: "",
+                        node: None,
                         error: e.error.as_deref(),
                     })?;
                     summary.events += 1;
@@ -851,7 +853,7 @@ mod tests {
                 value: &Value::from(i),
                 key: Some(&Value::from(i / 100)),
                 time: i as i64,
-                node: "n1",
+                node: Some("n1"),
                 error: None,
             })
             .unwrap();

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use faultline::cluster;
+use faultline::cluster::{self, ClusterSpec, ClusterState};
+use std::net::Ipv4Addr;
 
 /// Distinguishes this test run's namespaces and subnets from another run's.
 pub fn run_id() -> u8 {
@@ -44,4 +45,27 @@ impl Drop for ClusterGuard {
             eprintln!("cleanup of {}: {e}", self.dir.display());
         }
     }
+}
+
+/// Brings up a local cluster of `nodes` nodes in `dir`, its namespaces named
+/// `{prefix}{run_id}` and its subnet 10.`octet`.`run_id`.0, so each test file keeps to
+/// its own; the guard takes it down however the test ends.
+pub fn up_cluster(
+    dir: &Path,
+    prefix: &str,
+    octet: u8,
+    nodes: usize,
+) -> (ClusterGuard, ClusterState) {
+    let spec = ClusterSpec {
+        dir: dir.to_path_buf(),
+        nodes,
+        prefix: format!("{prefix}{}", run_id()),
+        subnet: Ipv4Addr::new(10, octet, run_id(), 0),
+    };
+    let guard = ClusterGuard {
+        dir: dir.to_path_buf(),
+        prefix: spec.prefix.clone(),
+    };
+    let state = cluster::up(&spec).expect("cluster up");
+    (guard, state)
 }
