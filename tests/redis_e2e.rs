@@ -11,13 +11,9 @@
 //! subnet (`flrK`/10.87.K.0, K from the process id) differ from the other cluster tests'.
 
 mod common;
-use common::{run_id, ClusterGuard};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
-
-use faultline::cluster::{self, ClusterSpec};
 
 fn skip_reason() -> Option<String> {
     common::skip_reason(&[
@@ -59,20 +55,10 @@ fn redis_loses_acknowledged_writes_when_its_primary_is_partitioned_away() {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cluster");
-    let spec = ClusterSpec {
-        dir: dir.clone(),
-        // A majority of sentinels (3 of 5) survives even when two nodes are
-        // cut off at once (a primaries partition can find the old primary not
-        // yet demoted beside the new one).
-        nodes: 5,
-        prefix: format!("flr{}", run_id()),
-        subnet: Ipv4Addr::new(10, 87, run_id(), 0),
-    };
-    let _guard = ClusterGuard {
-        dir: dir.clone(),
-        prefix: spec.prefix.clone(),
-    };
-    cluster::up(&spec).expect("cluster up");
+    // Five nodes: a majority of sentinels (3 of 5) survives even when two nodes are
+    // cut off at once (a primaries partition can find the old primary not yet
+    // demoted beside the new one).
+    let (_guard, _) = common::up_cluster(&dir, "flr", 87, 5);
     step("cluster up", t0);
     let cluster_s = dir.to_str().unwrap();
     let store = tmp.path().join("store");
