@@ -7,6 +7,7 @@
 //! apart from the other cluster tests'.
 
 mod common;
+use common::json;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -19,11 +20,6 @@ fn faultline(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run faultline")
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// `faultline test` with `extra` arguments; returns the exit code, stdout and the run.

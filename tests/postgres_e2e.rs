@@ -13,8 +13,8 @@
 //! tests', so it can run beside them.
 
 mod common;
+use common::{faultline, step};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -31,19 +31,6 @@ fn skip_reason() -> Option<String> {
         .map(|d| d.flatten().any(|e| e.path().join("bin/postgres").exists()))
         .unwrap_or(false);
     (!has_server).then(|| "no /usr/lib/postgresql/*/bin/postgres (install postgresql)".into())
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("FAULTLINE_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run faultline")
-}
-
-fn step(name: &str, t0: Instant) {
-    eprintln!("[{:>6.2}s] {name}", t0.elapsed().as_secs_f64());
 }
 
 fn json(path: &Path) -> Value {

@@ -11,8 +11,8 @@
 //! subnet (`flrK`/10.87.K.0, K from the process id) differ from the other cluster tests'.
 
 mod common;
+use common::{faultline, json, step};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 fn skip_reason() -> Option<String> {
@@ -22,24 +22,6 @@ fn skip_reason() -> Option<String> {
         "/usr/bin/redis-cli",
         "/usr/bin/python3",
     ])
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("FAULTLINE_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run faultline")
-}
-
-fn step(name: &str, t0: Instant) {
-    eprintln!("[{:>6.2}s] {name}", t0.elapsed().as_secs_f64());
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn suite() -> PathBuf {

@@ -8,25 +8,12 @@
 //! process id), apart from the other cluster tests. The bad-file test runs anywhere.
 
 mod common;
+use common::{faultline, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("FAULTLINE_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run faultline")
-}
+use std::process::Output;
 
 fn example_suite() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/suites/etcd.toml")
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn assert_exit(out: &Output, code: i32) -> String {

@@ -7,30 +7,13 @@
 //! from tests/cluster.rs's and from a manual cluster's, so it can run beside them.
 
 mod common;
+use common::{faultline, json, step};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn skip_reason() -> Option<String> {
     common::skip_reason(&["/usr/bin/etcd", "/usr/bin/etcdctl"])
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("FAULTLINE_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run faultline")
-}
-
-fn step(name: &str, t0: Instant) {
-    eprintln!("[{:>6.2}s] {name}", t0.elapsed().as_secs_f64());
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Runs `faultline test` and checks its exit code, verdict and store folder.

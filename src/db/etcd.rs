@@ -203,22 +203,8 @@ impl Etcd {
         let Ok(pid) = out.stdout.trim().parse::<u32>() else {
             return Ok(None);
         };
-        let stat = node.exec(&Cmd::new("cat").arg(format!("/proc/{pid}/stat")))?;
-        if !stat.status.success() {
-            return Ok(None);
-        }
-        // "PID (comm) STATE ...": make sure the PID is still etcd, not a reuse.
-        let s = stat.stdout;
-        let comm = s
-            .find('(')
-            .zip(s.rfind(')'))
-            .map(|(a, b)| &s[a + 1..b])
-            .unwrap_or("");
-        let state = s
-            .rfind(')')
-            .and_then(|i| s[i + 1..].split_whitespace().next())
-            .unwrap_or("");
-        if comm == "etcd" && state != "Z" {
+        // The PID must still be etcd's, not a reuse.
+        if super::process_alive(node, pid, "etcd")? {
             Ok(Some(pid))
         } else {
             Ok(None)

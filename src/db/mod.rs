@@ -83,6 +83,25 @@ pub trait Db: Send + Sync {
     }
 }
 
+/// Whether `pid` runs on `node` as a live (not zombie) process named `comm`: a pidfile
+/// may outlive its process, and the PID may have been reused by something else.
+pub fn process_alive(node: &dyn Remote, pid: u32, comm: &str) -> Result<bool, DbError> {
+    let stat = node.exec(&Cmd::new("cat").arg(format!("/proc/{pid}/stat")))?;
+    if !stat.status.success() {
+        return Ok(false);
+    }
+    // "PID (comm) STATE ...": comm may itself hold spaces or parentheses.
+    let s = stat.stdout;
+    let (Some(open), Some(close)) = (s.find('('), s.rfind(')')) else {
+        return Ok(false);
+    };
+    if open >= close {
+        return Ok(false);
+    }
+    let state = s[close + 1..].split_whitespace().next().unwrap_or("");
+    Ok(&s[open + 1..close] == comm && state != "Z")
+}
+
 fn collect_failures<T>(results: Vec<(Node, Result<T, DbError>)>) -> Vec<String> {
     results
         .into_iter()
@@ -186,5 +205,26 @@ pub fn download_logs(db: &dyn Db, control: &Control, dir: &Path) -> Result<Vec<P
             count: failures.len(),
             failures: failures.join("\n"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::local::LocalRemote;
+
+    #[test]
+    fn a_process_is_alive_only_under_its_own_name_and_until_reaped() {
+        let node = LocalRemote::new(Node::new("n1", "127.0.0.1", 22), Duration::from_secs(5));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(process_alive(&node, pid, "sleep").unwrap());
+        assert!(!process_alive(&node, pid, "etcd").unwrap());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!process_alive(&node, pid, "sleep").unwrap());
     }
 }

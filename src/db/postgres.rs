@@ -272,25 +272,10 @@ impl Postgres {
     }
 }
 
-/// Whether `pid` is a live (not zombie) process named postgres: a PID reused by
-/// something else must not be signalled.
+/// Whether `pid` is a live postgres process: a PID reused by something else must not
+/// be signalled.
 fn alive_postgres(node: &dyn Remote, pid: u32) -> Result<bool, DbError> {
-    let stat = node.exec(&Cmd::new("cat").arg(format!("/proc/{pid}/stat")))?;
-    if !stat.status.success() {
-        return Ok(false);
-    }
-    // "PID (comm) STATE ..."
-    let s = stat.stdout;
-    let comm = s
-        .find('(')
-        .zip(s.rfind(')'))
-        .map(|(a, b)| &s[a + 1..b])
-        .unwrap_or("");
-    let state = s
-        .rfind(')')
-        .and_then(|i| s[i + 1..].split_whitespace().next())
-        .unwrap_or("");
-    Ok(comm == "postgres" && state != "Z")
+    super::process_alive(node, pid, "postgres")
 }
 
 impl Db for Postgres {

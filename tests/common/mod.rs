@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
 
 use faultline::cluster::{self, ClusterSpec, ClusterState};
 use std::net::Ipv4Addr;
@@ -68,4 +70,25 @@ pub fn up_cluster(
     };
     let state = cluster::up(&spec).expect("cluster up");
     (guard, state)
+}
+
+/// Runs this build's `faultline` with `args`, logging at info, no standard input.
+pub fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env("FAULTLINE_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run faultline")
+}
+
+/// A timestamped progress line on standard error (shown with --nocapture).
+pub fn step(name: &str, t0: Instant) {
+    eprintln!("[{:>6.2}s] {name}", t0.elapsed().as_secs_f64());
+}
+
+/// A JSON file of a run (results.json, test.json), or a panic naming it.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
