@@ -24,6 +24,8 @@ use faultline_checkers::Validity;
 use faultline_nemesis::fault::NemesisContext;
 use faultline_nemesis::nemesis::{Nemesis, NemesisOptions};
 use faultline_nemesis::net::PartitionSpec;
+use faultline_nemesis::packet::Behavior;
+use faultline_nemesis::process::Target;
 use faultline_nemesis::{FaultKind, Phase, Schedule};
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
@@ -98,6 +100,22 @@ pub struct TestOpts {
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
     pub partition: String,
+    /// Whose DB the kill fault kills: one, minority, majority, all, primaries, or n1,n2,...
+    #[arg(long, default_value = "minority", value_name = "TARGET")]
+    pub kill_target: String,
+    /// Whose DB the pause fault pauses (as --kill-target)
+    #[arg(long, default_value = "minority", value_name = "TARGET")]
+    pub pause_target: String,
+    /// Whose clock the clock fault shifts (as --kill-target)
+    #[arg(long, default_value = "minority", value_name = "TARGET")]
+    pub clock_target: String,
+    /// Whose traffic the packet fault disturbs (as --kill-target)
+    #[arg(long, default_value = "all", value_name = "TARGET")]
+    pub packet_target: String,
+    /// What the packet fault does: any of loss, rate, delay, duplicate, reorder,
+    /// corrupt (what this kernel cannot do is refused, never skipped)
+    #[arg(long, default_value = "loss", value_name = "LIST")]
+    pub packet: String,
     /// Run operations through this external client instead of the built-in one, e.g.
     /// "python3 examples/clients/etcd_client.py" (split like a shell line; see
     /// docs/client-protocol.md)
@@ -184,7 +202,8 @@ struct Plan {
     op_timeout: Duration,
     faults: Vec<FaultKind>,
     nemesis_interval: Duration,
-    partition: PartitionSpec,
+    /// Partition shape, fault targets and packet behaviours (the seed is per run).
+    nemesis: NemesisOptions,
     /// `--client-command`: an external client instead of the built-in one.
     client: Option<ExternalSpec>,
     txn: TxnOpts,
@@ -240,7 +259,7 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
     let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
     super::db::refuse_faults(o.db, &faults)?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
-    let partition = parse_partition(&o.partition).map_err(UsageError)?;
+    let nemesis = nemesis_options(o).map_err(UsageError)?;
     if o.client_command.is_none() && !o.client_env.is_empty() {
         return Err(UsageError(
             "--client-env needs --client-command (or a suite's [client] command)".into(),
@@ -259,12 +278,34 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
         txn,
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
-        partition,
+        nemesis,
         concurrency,
         seed: o.seed.unwrap_or_else(rand::random),
         time_limit: (time_limit * 1e9) as u64,
         recovery: (recovery * 1e9) as u64,
         op_timeout: Duration::from_secs_f64(op_timeout),
+    })
+}
+
+/// The nemesis's settings from the command line, each checked, with its option named.
+fn nemesis_options(o: &TestOpts) -> Result<NemesisOptions, String> {
+    let target = |name: &str, s: &str| -> Result<Target, String> {
+        s.parse().map_err(|e| format!("--{name} {s:?}: {e}"))
+    };
+    let packet = o
+        .packet
+        .split(',')
+        .map(|b| Behavior::default_for(b.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--packet: {e}"))?;
+    Ok(NemesisOptions {
+        partition: parse_partition(&o.partition)?,
+        kill: target("kill-target", &o.kill_target)?,
+        pause: target("pause-target", &o.pause_target)?,
+        clock: target("clock-target", &o.clock_target)?,
+        packet_target: target("packet-target", &o.packet_target)?,
+        packet,
+        ..NemesisOptions::default()
     })
 }
 
@@ -542,6 +583,11 @@ fn run_in(
         "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
         "partition": o.partition,
+        "kill_target": o.kill_target,
+        "pause_target": o.pause_target,
+        "clock_target": o.clock_target,
+        "packet_target": o.packet_target,
+        "packet": o.packet,
         "client": plan.client.as_ref().map(ExternalSpec::describe),
         "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
         "isolation": plan.txn.isolation.map(|i| i.name()),
@@ -729,9 +775,8 @@ impl NemesisJob<'_> {
         let end = start + self.time_limit;
         let ctx = faultline::nemesis::context(self.control, Some(self.db), true);
         let opts = NemesisOptions {
-            partition: self.plan.partition.clone(),
             seed: self.seed,
-            ..NemesisOptions::default()
+            ..self.plan.nemesis.clone()
         };
         let mut guard = HealGuard {
             nemesis: Nemesis::new(&self.plan.faults, &opts),
@@ -757,7 +802,7 @@ impl NemesisJob<'_> {
             // every start: a failover moves it (a Redis primary cut off by the last
             // partition is not the primary any more).
             let needs_primaries = step.kind != FaultKind::Partition
-                || self.plan.partition == PartitionSpec::Primaries;
+                || self.plan.nemesis.partition == PartitionSpec::Primaries;
             if step.phase == Phase::Start && needs_primaries {
                 let fresh = faultline::nemesis::context(self.control, Some(self.db), false);
                 guard.ctx.primaries = fresh.primaries;
@@ -888,5 +933,44 @@ mod tests {
         assert!(parse_concurrency("xn", 5).is_err());
         assert!(parse_concurrency("-1", 5).is_err());
         assert!(parse_concurrency("99999999999999999999n", 5).is_err());
+    }
+
+    fn opts(args: &[&str]) -> TestOpts {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: TestOpts,
+        }
+        let argv = std::iter::once("faultline").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().o
+    }
+
+    #[test]
+    fn fault_targets_and_packet_behaviours_from_the_command_line() {
+        let n = nemesis_options(&opts(&[])).unwrap();
+        assert_eq!(
+            (n.kill, n.pause, n.packet_target),
+            (Target::Minority, Target::Minority, Target::All)
+        );
+        let n = nemesis_options(&opts(&[
+            "--kill-target",
+            "primaries",
+            "--pause-target",
+            "n1,n3",
+            "--clock-target",
+            "all",
+            "--packet",
+            "loss,delay",
+        ]))
+        .unwrap();
+        assert_eq!(n.kill, Target::Primaries);
+        assert_eq!(n.pause, Target::Nodes(vec!["n1".into(), "n3".into()]));
+        assert_eq!(n.clock, Target::All);
+        assert_eq!(n.packet.len(), 2);
+        // Errors name the option.
+        let e = nemesis_options(&opts(&["--kill-target", ""])).unwrap_err();
+        assert!(e.contains("--kill-target"), "{e}");
+        let e = nemesis_options(&opts(&["--packet", "loss,teleport"])).unwrap_err();
+        assert!(e.contains("--packet") && e.contains("teleport"), "{e}");
     }
 }
