@@ -120,6 +120,31 @@ pub fn apply(o: &mut TestOpts, workload: Option<&mut String>, given: &Given) -> 
             free("nemesis_interval"),
         );
         set(&mut o.partition, n.partition.clone(), free("partition"));
+        set(
+            &mut o.kill_target,
+            n.kill_target.clone(),
+            free("kill_target"),
+        );
+        set(
+            &mut o.pause_target,
+            n.pause_target.clone(),
+            free("pause_target"),
+        );
+        set(
+            &mut o.clock_target,
+            n.clock_target.clone(),
+            free("clock_target"),
+        );
+        set(
+            &mut o.packet_target,
+            n.packet_target.clone(),
+            free("packet_target"),
+        );
+        set(
+            &mut o.packet,
+            n.packet.as_ref().map(|p| p.join(",")),
+            free("packet"),
+        );
     }
     if let Some(r) = &f.run {
         set(&mut o.time_limit, r.time_limit, free("time_limit"));
@@ -193,6 +218,8 @@ name = "set"
 [nemesis]
 faults = ["kill"]
 interval = 3
+kill_target = "primaries"
+packet = ["loss", "delay"]
 [run]
 time_limit = 7
 concurrency = "2n"
@@ -232,6 +259,9 @@ seed = 9
         assert_eq!(o.seed, Some(9));
         assert_eq!(o.nemesis, "kill");
         assert_eq!(o.nemesis_interval, 3.0);
+        assert_eq!(o.kill_target, "primaries");
+        assert_eq!(o.packet, "loss,delay");
+        assert_eq!(o.pause_target, "minority");
         // Untouched by the file: the CLI's defaults.
         assert_eq!(o.op_timeout, 5.0);
         let script = dir.path().join("./client.py");

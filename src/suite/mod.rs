@@ -12,6 +12,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use faultline_nemesis::packet::Behavior;
+use faultline_nemesis::process::Target;
 use faultline_nemesis::FaultKind;
 use faultline_workloads::workload::WorkloadKind;
 use toml::de::{DeTable, DeValue};
@@ -418,6 +420,20 @@ impl Suite {
             check_secs(doc, &p.k("interval"), n.interval, true)?;
             if n.partition.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 return Err(doc.at(&p.k("partition"), "must not be empty"));
+            }
+            for (key, target) in [
+                ("kill_target", &n.kill_target),
+                ("pause_target", &n.pause_target),
+                ("clock_target", &n.clock_target),
+                ("packet_target", &n.packet_target),
+            ] {
+                if let Some(t) = target {
+                    t.parse::<Target>()
+                        .map_err(|e| doc.at(&p.k(key), e.to_string()))?;
+                }
+            }
+            for (i, b) in n.packet.iter().flatten().enumerate() {
+                Behavior::default_for(b).map_err(|e| doc.at(&p.k("packet").i(i), e.to_string()))?;
             }
         }
         if let Some(r) = &f.run {

@@ -99,6 +99,14 @@ pub struct NemesisSection {
     pub faults: Option<Vec<String>>,
     pub interval: Option<f64>,
     pub partition: Option<String>,
+    /// Whom kill, pause, clock and packet faults hit: one, minority, majority, all,
+    /// primaries or "n1,n3" (the CLI's --kill-target and so on).
+    pub kill_target: Option<String>,
+    pub pause_target: Option<String>,
+    pub clock_target: Option<String>,
+    pub packet_target: Option<String>,
+    /// Packet behaviours: loss, rate, delay, duplicate, reorder, corrupt.
+    pub packet: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

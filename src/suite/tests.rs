@@ -167,6 +167,12 @@ fn bad_values_name_their_key() {
             "nemesis.faults",
             4,
         ),
+        ("[nemesis]\nkill_target = \"\"\n", "nemesis.kill_target", 2),
+        (
+            "[nemesis]\npacket = [\"loss\", \"teleport\"]\n",
+            "nemesis.packet[1]",
+            2,
+        ),
     ];
     for (text, key, line) in cases {
         let e = err(text);
