@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cluster;
 pub mod control;
 pub mod db;
+pub mod logscan;
 pub mod nemesis;
 #[cfg(target_os = "linux")]
 pub mod nfqueue;

@@ -341,6 +341,9 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
             "--json",
             "--junit",
             junit.to_str().unwrap(),
+            // Matches what every etcd logs: the log-file-pattern checker's own case.
+            "--log-pattern",
+            "(?i)etcd",
             "--serializable-reads",
             "--nemesis",
             "partition",
@@ -374,8 +377,15 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
     assert_eq!(doc["valid"], false, "{doc}");
     assert_eq!(doc["exit_code"], 1, "{doc}");
     assert_eq!(doc["runs"][0]["results"]["valid"], false, "{doc}");
+    assert_eq!(results["log_patterns"]["valid"], false, "{results}");
+    assert!(results["log_patterns"]["count"].as_u64().unwrap_or(0) > 0);
     let xml = std::fs::read_to_string(&junit).expect("junit file");
-    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    // Two checkers failed: the workload's and the log patterns'.
+    assert!(xml.contains(r#"tests="2" failures="2""#), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="log-file-pattern""#),
+        "{xml}"
+    );
     assert!(xml.contains("cannot be linearized"), "{xml}");
     assert_nemesis_cleaned(cluster_s, &run, "start-partition");
     step("(a) stale serializable reads under a partition: exit 1", t0);
@@ -390,6 +400,9 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
             "partition,kill,pause",
             "--nemesis-interval",
             "2",
+            // Nothing like this in a healthy etcd's log.
+            "--log-pattern",
+            "panic:|fatal error:",
             "--time-limit",
             "14",
             "--recovery-time",
@@ -403,6 +416,8 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
     let results = json(&run.join("results.json"));
     assert_eq!(code, Some(0), "{results}");
     assert_eq!(results["valid"], true, "{results}");
+    assert_eq!(results["log_patterns"]["valid"], true, "{results}");
+    assert!(results["log_patterns"]["files"].as_u64().unwrap_or(0) >= 3);
     for f in ["pause", "kill"] {
         let event = format!("\"process\":\"nemesis\",\"f\":\"{f}\"");
         let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();

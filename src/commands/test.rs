@@ -16,7 +16,7 @@ use faultline::clients::postgres::{Isolation, PostgresClients};
 use faultline::control::Control;
 use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
 use faultline::nemesis::ControlExecutor;
-use faultline::runner::harness;
+use faultline::runner::harness::{self, ExtraCheck};
 use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
 use faultline_checkers::history::OpType;
@@ -29,6 +29,7 @@ use faultline_nemesis::process::Target;
 use faultline_nemesis::{FaultKind, Phase, Schedule};
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
+use regex::Regex;
 use serde_json::{json, Value};
 
 use super::db::DbKind;
@@ -116,6 +117,10 @@ pub struct TestOpts {
     /// corrupt (what this kernel cannot do is refused, never skipped)
     #[arg(long, default_value = "loss", value_name = "LIST")]
     pub packet: String,
+    /// A regular expression for errors in the downloaded node logs (repeatable), e.g.
+    /// "panic:": any matching line makes the run invalid (Jepsen's log-file-pattern)
+    #[arg(long, value_name = "REGEX")]
+    pub log_pattern: Vec<String>,
     /// Run operations through this external client instead of the built-in one, e.g.
     /// "python3 examples/clients/etcd_client.py" (split like a shell line; see
     /// docs/client-protocol.md)
@@ -204,6 +209,8 @@ struct Plan {
     nemesis_interval: Duration,
     /// Partition shape, fault targets and packet behaviours (the seed is per run).
     nemesis: NemesisOptions,
+    /// `--log-pattern`s, compiled.
+    log_patterns: Vec<Regex>,
     /// `--client-command`: an external client instead of the built-in one.
     client: Option<ExternalSpec>,
     txn: TxnOpts,
@@ -260,6 +267,11 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
     super::db::refuse_faults(o.db, &faults)?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
     let nemesis = nemesis_options(o).map_err(UsageError)?;
+    let log_patterns = o
+        .log_pattern
+        .iter()
+        .map(|p| Regex::new(p).map_err(|e| UsageError(format!("--log-pattern {p:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     if o.client_command.is_none() && !o.client_env.is_empty() {
         return Err(UsageError(
             "--client-env needs --client-command (or a suite's [client] command)".into(),
@@ -279,6 +291,7 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
         faults,
         nemesis_interval: Duration::from_secs_f64(interval),
         nemesis,
+        log_patterns,
         concurrency,
         seed: o.seed.unwrap_or_else(rand::random),
         time_limit: (time_limit * 1e9) as u64,
@@ -588,6 +601,7 @@ fn run_in(
         "clock_target": o.clock_target,
         "packet_target": o.packet_target,
         "packet": o.packet,
+        "log_patterns": o.log_pattern,
         "client": plan.client.as_ref().map(ExternalSpec::describe),
         "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
         "isolation": plan.txn.isolation.map(|i| i.name()),
@@ -674,18 +688,51 @@ fn run_in(
     }
 
     // Logs and teardown whatever the run did: a failed run's logs matter most.
-    match db::download_logs(database, control, &dir.dir) {
-        Ok(files) => tracing::info!("downloaded {} log file(s)", files.len()),
-        Err(e) => tracing::warn!("log download: {e}"),
-    }
+    let logs = match db::download_logs(database, control, &dir.dir) {
+        Ok(files) => {
+            tracing::info!("downloaded {} log file(s)", files.len());
+            Some(files)
+        }
+        Err(e) => {
+            tracing::warn!("log download: {e}");
+            None
+        }
+    };
     teardown_unless_kept(o, database, control);
     let summary = ran.context("running the workload")?;
     // A cluster we could not heal is not one whose history we can trust to be the
     // database's fault alone.
     healed.context("healing the nemesis's faults")?;
     tracing::info!("checking the history");
-    let valid = harness::analyze(dir, w.checker, &summary)?;
+    let extra: Vec<ExtraCheck> = log_check(plan, dir, logs.as_deref()).into_iter().collect();
+    let valid = harness::analyze_with(dir, w.checker, &summary, &extra)?;
     Ok((valid, summary))
+}
+
+/// `--log-pattern` over the downloaded logs. Logs that could not be downloaded or read
+/// leave the verdict unknown: the patterns were asked for and nobody looked.
+fn log_check(plan: &Plan, dir: &RunDir, logs: Option<&[PathBuf]>) -> Option<ExtraCheck> {
+    if plan.log_patterns.is_empty() {
+        return None;
+    }
+    let scanned = match logs {
+        Some(files) => {
+            faultline::logscan::scan(&dir.dir, files, &plan.log_patterns).map_err(|e| e.to_string())
+        }
+        None => Err("the node logs could not be downloaded".to_string()),
+    };
+    Some(match scanned {
+        Ok(scan) => ExtraCheck {
+            name: "log_patterns",
+            valid: scan.valid,
+            report: serde_json::to_value(&scan).unwrap_or(Value::Null),
+        },
+        Err(e) => ExtraCheck {
+            name: "log_patterns",
+            valid: Validity::Unknown,
+            report: json!({"valid": "unknown", "reason": e}),
+        },
+    })
 }
 
 /// Runs are stored under the suite's name, else the database's.

@@ -132,7 +132,9 @@ impl Suite {
             timestamp: test["start_time"].as_str().and_then(iso_time),
             time_secs,
             properties,
-            cases: vec![checker_case(&test["checker"], results, time_secs)],
+            cases: std::iter::once(checker_case(&test["checker"], results, time_secs))
+                .chain(log_case(results, time_secs))
+                .collect(),
         }
     }
 
@@ -177,7 +179,9 @@ fn checker_name(checker: &Value) -> String {
 fn checker_case(checker: &Value, results: &Value, time_secs: f64) -> Case {
     let name = checker_name(checker);
     let workload = &results["workload"];
-    let outcome = match &results["valid"] {
+    // The workload checker's own verdict: the run's also counts the other checkers.
+    let valid = workload.get("valid").unwrap_or(&results["valid"]);
+    let outcome = match valid {
         Value::Bool(true) => CaseOutcome::Passed,
         Value::Bool(false) => {
             let (message, text) = explanation(results);
@@ -200,6 +204,47 @@ fn checker_case(checker: &Value, results: &Value, time_secs: f64) -> Case {
         time_secs,
         outcome,
     }
+}
+
+/// `--log-pattern`'s verdict on the node logs, when the run had patterns.
+fn log_case(results: &Value, time_secs: f64) -> Option<Case> {
+    let logs = results.get("log_patterns")?;
+    let outcome = match &logs["valid"] {
+        Value::Bool(true) => CaseOutcome::Passed,
+        Value::Bool(false) => {
+            let lines: Vec<String> = logs["matches"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    format!(
+                        "{}:{}: {}",
+                        m["file"].as_str().unwrap_or("?"),
+                        m["line"],
+                        m["text"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            CaseOutcome::Failed {
+                message: first_line(logs["explanation"].as_str().unwrap_or(""), "log errors"),
+                text: lines.join("\n"),
+            }
+        }
+        _ => {
+            let why = logs["reason"]
+                .as_str()
+                .unwrap_or("the logs were not searched");
+            CaseOutcome::Error {
+                message: format!("unknown: {why}"),
+                text: why.to_string(),
+            }
+        }
+    };
+    Some(Case {
+        name: "log-file-pattern".into(),
+        time_secs,
+        outcome,
+    })
 }
 
 /// Why a run is invalid, in the words `faultline check` uses on a terminal: a one-line
@@ -472,6 +517,22 @@ mod tests {
             xml.contains(r#"<testcase name="set" classname="redis-set""#),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn log_patterns_are_a_case_of_their_own() {
+        let results = json!({"valid": false, "workload": {"valid": true},
+            "log_patterns": {"valid": false, "count": 1,
+                "explanation": "1 log line(s) match the error patterns; the first: n1/etcd.log:7: panic: boom",
+                "matches": [{"file": "n1/etcd.log", "line": 7, "text": "panic: boom"}]}});
+        let s = Suite::from_results(&test_json(), &results, "d");
+        assert_eq!(s.cases.len(), 2);
+        assert_eq!(s.cases[0].outcome, CaseOutcome::Passed);
+        assert_eq!(s.cases[1].name, "log-file-pattern");
+        match &s.cases[1].outcome {
+            CaseOutcome::Failed { text, .. } => assert_eq!(text, "n1/etcd.log:7: panic: boom"),
+            o => panic!("{o:?}"),
+        }
     }
 
     #[test]

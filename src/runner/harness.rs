@@ -98,6 +98,24 @@ pub fn analyze(
     checker: CheckerKind,
     summary: &RunSummary,
 ) -> Result<Validity, HarnessError> {
+    analyze_with(dir, checker, summary, &[])
+}
+
+/// Another checker's verdict on the run (the node logs, say): its report goes into
+/// `results.json` under `name`, and its verdict into the run's.
+pub struct ExtraCheck {
+    pub name: &'static str,
+    pub valid: Validity,
+    pub report: Value,
+}
+
+/// [`analyze`], with other checkers' verdicts beside the workload's.
+pub fn analyze_with(
+    dir: &RunDir,
+    checker: CheckerKind,
+    summary: &RunSummary,
+    extra: &[ExtraCheck],
+) -> Result<Validity, HarnessError> {
     let history = dir.path("history.jsonl");
     let (valid, results, checked) = match read_file(&history, None) {
         Ok(h) => {
@@ -112,11 +130,16 @@ pub fn analyze(
         ),
     };
     let mut results = results;
+    let valid = extra.iter().fold(valid, |v, e| v.merge(e.valid));
     if let Some(r) = results.as_object_mut() {
         r.insert(
             "run".into(),
             serde_json::to_value(summary).unwrap_or(Value::Null),
         );
+        for e in extra {
+            r.insert(e.name.into(), e.report.clone());
+        }
+        r.insert("valid".into(), json!(valid));
     }
     dir.write_json("results.json", &results)?;
     // The pages people look at. results.json is the truth: a page that cannot be
