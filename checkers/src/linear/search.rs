@@ -51,6 +51,9 @@ pub(crate) enum SearchResult {
     NotLinearizable {
         best_path: Vec<Step>,
         best_states: Vec<u32>,
+        /// The read that cannot be linearized after `best_path`, when the search saw
+        /// that itself (`doomed_read`); otherwise the earliest-returning one left over.
+        blame: Option<u32>,
     },
     Aborted(Abort),
 }
@@ -119,6 +122,25 @@ const CHECK_EVERY: u64 = 256;
 const MAX_BEST_STATES: usize = 16;
 /// How far `viable` looks, in return order, for the next unlinearized read.
 const VIABLE_SCAN: usize = 64;
+/// How far back (in completed operations) `doom_threshold` looks for the first
+/// configuration prefix from which a read can no longer succeed: a bound on its cost.
+const DOOM_LOOKBACK: u32 = 4096;
+/// How far past `p` (in completed operations) reads are watched for being doomed
+/// (`doomed_read`), and how many more are prepared at once when that runs short.
+const DOOM_AHEAD: u32 = 8192;
+/// Reads beyond the window are watched only for models with at most this many
+/// operation classes and states (registers over a few values): the tables cost a
+/// word per completed operation and state.
+const DOOM_AHEAD_MAX_CLASSES: usize = 64;
+const DOOM_AHEAD_MAX_STATES: usize = 16;
+
+/// For one model state: which reads can no longer succeed, by `p` (see `doomed_read`).
+struct DoomTable {
+    /// `cover[p]`: 1 + the latest read `g` with `doom_threshold(g) <= p <= g`, 0 if none.
+    cover: Vec<u32>,
+    /// How many of `Search::reads` are entered.
+    entered: usize,
+}
 
 /// Does `a` use at most what `b` uses of every class? Both are sorted (class, count)
 /// lists; a class missing from one counts as zero there.
@@ -185,6 +207,9 @@ pub(crate) struct Search<'a, M: Model> {
     unobserved: Vec<bool>,
     /// Whether any completed operation is unobserved: then `absorb` has work to do.
     any_unobserved: bool,
+    /// Per completed operation: the one of the same class invoked last before it
+    /// (`u32::MAX`: none), for `may_try`'s rule on interchangeable operations.
+    prev_same: Vec<u32>,
     /// Unobserved writes linearized just before a blind move (see `absorb`), with the
     /// state each left, as a stack: moves are undone in reverse.
     absorbed: Vec<(u32, u32)>,
@@ -211,6 +236,16 @@ pub(crate) struct Search<'a, M: Model> {
     /// holds its move and the writes it absorbed.
     best_steps: Vec<u32>,
     best_states: Vec<u32>,
+    /// The read blamed for the deepest configuration, if the search saw that it cannot
+    /// succeed there (see `doomed_read`).
+    best_blame: Option<u32>,
+    /// (read, state) -> the least `p` from which that read can no longer succeed while
+    /// the register is in that state (`u32::MAX`: none found). See `doom_threshold`.
+    doom: FxHashMap<u64, u32>,
+    /// Per state, when the model is small enough (see `DOOM_AHEAD_MAX_CLASSES`).
+    doom_tables: FxHashMap<u32, DoomTable>,
+    /// Completed read-only operations, ascending, for the doom tables.
+    reads: Vec<u32>,
     since_check: u64,
 
     memo_plain: FxHashSet<MemoKey>,
@@ -248,6 +283,7 @@ impl<'a, M: Model> Search<'a, M> {
             reach: model.checks_reachability(),
             unobserved: Vec::new(),
             any_unobserved: false,
+            prev_same: Vec::new(),
             absorbed: Vec::new(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
@@ -264,6 +300,10 @@ impl<'a, M: Model> Search<'a, M> {
             best_valid: 0,
             best_steps: vec![0],
             best_states: Vec::new(),
+            best_blame: None,
+            doom: FxHashMap::default(),
+            doom_tables: FxHashMap::default(),
+            reads: Vec::new(),
             since_check: 0,
             memo_plain: FxHashSet::default(),
             memo_dominance: FxHashMap::default(),
@@ -276,6 +316,15 @@ impl<'a, M: Model> Search<'a, M> {
         s.state = s.intern(model.init());
         s.unobserved = model.unobserved(&pb.classes);
         s.any_unobserved = pb.det.iter().any(|e| s.unobserved[e.class as usize]);
+        let mut last: FxHashMap<u32, u32> = FxHashMap::default();
+        s.prev_same = (0..n as u32)
+            .map(|i| last.insert(pb.det[i as usize].class, i).unwrap_or(u32::MAX))
+            .collect();
+        if s.reach && pb.classes.len() <= DOOM_AHEAD_MAX_CLASSES {
+            s.reads = (0..n as u32)
+                .filter(|&i| s.read_only[pb.det[i as usize].class as usize])
+                .collect();
+        }
         s
     }
 
@@ -494,10 +543,21 @@ impl<'a, M: Model> Search<'a, M> {
     /// (`Model::reachable`): the configuration is then a dead end, and saying so now
     /// saves trying every order of the operations that may still come first. Many
     /// concurrent appends make that the bulk of a search.
-    fn viable(&self) -> bool {
+    fn viable(&mut self) -> Result<(), u32> {
         if !self.reach {
-            return true;
+            return Ok(());
         }
+        if !self.soonest_read_viable() {
+            return Err(u32::MAX);
+        }
+        match self.doomed_read() {
+            Some(g) => Err(g),
+            None => Ok(()),
+        }
+    }
+
+    /// See `viable`: the read that must come soonest.
+    fn soonest_read_viable(&self) -> bool {
         let det = &self.pb.det;
         // Linearized operations may sit between unlinearized ones in return order; a
         // short scan finds the first read in nearly every case.
@@ -510,6 +570,7 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         };
         let rg = det[g as usize].ret;
+        // (The between-set below is what `doom_threshold` over-approximates.)
         let classes = &self.pb.classes;
         let mut between = (self.p..det.len() as u32)
             .take_while(|&j| det[j as usize].call < rg)
@@ -524,6 +585,135 @@ impl<'a, M: Model> Search<'a, M> {
             &classes[det[g as usize].class as usize],
             &mut between,
         )
+    }
+
+    /// An unlinearized read in the window (invoked before the horizon) that can no
+    /// longer succeed whatever comes before it, if there is one. `viable` only asks
+    /// about the read that must come soonest, but a read that returns later may be
+    /// doomed long before (a read of the initial value once anything was written, a
+    /// stale read of a value nobody can write again): without this, the search tries
+    /// every order of the operations that return before it first, which is exponential
+    /// in the number of clients. Each read's answer is kept per state as a threshold
+    /// on `p`, so a configuration pays one table look-up per read in its window.
+    ///
+    /// Reads not yet invoked by the horizon are unlinearized for sure, so for small
+    /// models a table per state says at once whether one of them, up to `DOOM_AHEAD`
+    /// operations ahead, is doomed: a stale read of the initial value is then seen as
+    /// soon as something is written, not once every order before it was tried.
+    fn doomed_read(&mut self) -> Option<u32> {
+        let r = self.horizon();
+        if let Some(g) = self.doomed_ahead() {
+            if self.pb.det[g as usize].call >= r {
+                return Some(g);
+            }
+        }
+        let n = self.pb.det.len() as u32;
+        let mut i = self.p;
+        while i < n && self.pb.det[i as usize].call < r {
+            let class = self.pb.det[i as usize].class;
+            if self.read_only[class as usize] && !self.is_lin(i) && self.p >= self.doom_threshold(i)
+            {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The least `p` from which read `g` can no longer succeed in the current state,
+    /// found by asking `Model::reachable` about every operation that could precede `g`
+    /// once the first `p` completed operations are linearized: those from `p` on that
+    /// are invoked before `g` returns, linearized or not, and every indeterminate class
+    /// invoked before then. That is a superset of what can really precede `g` in any
+    /// configuration with that `p` and state, and `reachable` says false only when no
+    /// subset in no order works, so the answer holds for every such configuration and,
+    /// the set only shrinking as `p` grows, for every larger `p`. The search for the
+    /// threshold goes back from `g` in doubling steps, so it costs about as many
+    /// operations as lie between `g` and the threshold found (a lower one may exist;
+    /// the one found is sound).
+    fn doom_threshold(&mut self, g: u32) -> u32 {
+        self.doom_threshold_in(g, self.state)
+    }
+
+    /// The latest read that the doom table of the current state says can no longer
+    /// succeed from `p` on (it may be linearized already if invoked before the horizon:
+    /// the caller looks only at those invoked after it).
+    fn doomed_ahead(&mut self) -> Option<u32> {
+        if self.reads.is_empty() || self.states.len() > DOOM_AHEAD_MAX_STATES {
+            return None;
+        }
+        let state = self.state;
+        let p = self.p;
+        let mut table = match self.doom_tables.remove(&state) {
+            Some(t) => t,
+            None => {
+                self.unreported_bytes += 4 * self.pb.det.len() + 64;
+                DoomTable {
+                    cover: vec![0; self.pb.det.len()],
+                    entered: 0,
+                }
+            }
+        };
+        let want = p.saturating_add(DOOM_AHEAD);
+        if self.reads.get(table.entered).is_some_and(|&g| g < want) {
+            // Enter reads up to twice as far ahead, so this runs once per DOOM_AHEAD.
+            let upto = p.saturating_add(2 * DOOM_AHEAD);
+            while let Some(&g) = self.reads.get(table.entered) {
+                if g >= upto {
+                    break;
+                }
+                let t = self.doom_threshold_in(g, state);
+                if t != u32::MAX {
+                    for c in &mut table.cover[t as usize..=g as usize] {
+                        *c = (*c).max(g + 1);
+                    }
+                }
+                table.entered += 1;
+            }
+        }
+        let covered = table.cover[p as usize];
+        self.doom_tables.insert(state, table);
+        covered.checked_sub(1)
+    }
+
+    fn doom_threshold_in(&mut self, g: u32, state_id: u32) -> u32 {
+        let key = (g as u64) << 32 | state_id as u64;
+        if let Some(&t) = self.doom.get(&key) {
+            return t;
+        }
+        let det = &self.pb.det;
+        let classes = &self.pb.classes;
+        let rg = det[g as usize].ret;
+        let end = det.partition_point(|e| e.call < rg) as u32;
+        let state = &self.states[state_id as usize];
+        let read = &classes[det[g as usize].class as usize];
+        let reachable_from = |p: u32| {
+            let mut between = (p..end)
+                .filter(|&j| j != g)
+                .map(|j| &classes[det[j as usize].class as usize])
+                .chain(
+                    self.pb
+                        .info
+                        .iter()
+                        .filter(|c| c.calls[0] < rg)
+                        .map(|c| &classes[c.class as usize]),
+                );
+            self.model.reachable(state, read, &mut between)
+        };
+        let mut threshold = u32::MAX;
+        let mut p = g;
+        let mut step = 1;
+        while !reachable_from(p) {
+            threshold = p;
+            if p == 0 || g - p >= DOOM_LOOKBACK {
+                break;
+            }
+            p = p.saturating_sub(step);
+            step *= 2;
+        }
+        self.doom.insert(key, threshold);
+        self.unreported_bytes += TABLE_SLACK * 17;
+        threshold
     }
 
     /// Linearizes, just before the blind move `x`, every unobserved write that may be
@@ -566,7 +756,26 @@ impl<'a, M: Model> Search<'a, M> {
         let blind = self.blind[class];
         !(self.is_lin(i)
             || after_info && blind
-            || self.unobserved[class] && self.by_ret.get(self.q as usize) != Some(&i))
+            || self.unobserved[class] && self.by_ret.get(self.q as usize) != Some(&i)
+            || !self.read_only[class] && !self.unobserved[class] && self.overtakes(i))
+    }
+
+    /// Would linearizing `i` now overtake an unlinearized operation of the same class
+    /// invoked before it and returning before it? Two such operations can always swap
+    /// places in a linearization (each fits the other's real-time bounds, and the
+    /// states along the order stay the same), so some linearization, if any exists,
+    /// places them in that order, and the search only tries that one: with few
+    /// distinct values, many writes and cas operations are interchangeable.
+    fn overtakes(&self, i: u32) -> bool {
+        let ret = self.pb.det[i as usize].ret;
+        let mut j = self.prev_same[i as usize];
+        while j != u32::MAX && j >= self.p {
+            if !self.is_lin(j) && self.pb.det[j as usize].ret < ret {
+                return true;
+            }
+            j = self.prev_same[j as usize];
+        }
+        false
     }
 
     fn is_blind(&self, mv: Move) -> bool {
@@ -808,8 +1017,8 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// The deepest configuration found so far: the path to it and the states there.
-    pub(crate) fn deepest(&self) -> (&[Step], &[u32]) {
-        (&self.best_path, &self.best_states)
+    pub(crate) fn deepest(&self) -> (&[Step], &[u32], Option<u32>) {
+        (&self.best_path, &self.best_states, self.best_blame)
     }
 
     pub(crate) fn run(&mut self, slice: u64) -> Option<SearchResult> {
@@ -854,12 +1063,14 @@ impl<'a, M: Model> Search<'a, M> {
                 self.report_memory();
                 return Some(SearchResult::Linearizable);
             }
-            if !self.viable() {
+            if let Err(doomed) = self.viable() {
                 // A dead end only for what must come next: the order up to here is
                 // still linearizable, and the deepest one found is what explains a
-                // violation ("can't read 7 from a register holding 1").
+                // violation ("can't read 7 from a register holding 1"). A doomed read
+                // that is not the soonest one is named, or the explanation would blame
+                // whichever operation returns first.
                 self.stack.push(self.frame(undo));
-                self.track_best();
+                self.track_best((doomed != u32::MAX).then_some(doomed));
                 self.stack.pop();
                 self.best_valid = self.best_valid.min(self.stack.len().saturating_sub(1));
                 self.revert(undo);
@@ -870,7 +1081,7 @@ impl<'a, M: Model> Search<'a, M> {
                 continue;
             }
             self.stack.push(self.frame(undo));
-            self.track_best();
+            self.track_best(None);
             budget_left = budget_left.saturating_sub(1);
             if budget_left == 0 {
                 self.report_memory();
@@ -881,6 +1092,7 @@ impl<'a, M: Model> Search<'a, M> {
         Some(SearchResult::NotLinearizable {
             best_path: std::mem::take(&mut self.best_path),
             best_states: std::mem::take(&mut self.best_states),
+            blame: self.best_blame,
         })
     }
 
@@ -903,9 +1115,10 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Keeps the path to the deepest configuration, copying only the part of the stack
     /// that changed since it was last copied.
-    fn track_best(&mut self) {
+    fn track_best(&mut self, blame: Option<u32>) {
         if self.done > self.best_done {
             self.best_done = self.done;
+            self.best_blame = blame;
             self.stats.deepest = self.done;
             self.best_states.clear();
             self.best_states.push(self.state);
@@ -957,6 +1170,7 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.best_valid = self.stack.len() - 1;
         } else if self.done == self.best_done
+            && blame == self.best_blame
             && self.best_states.len() < MAX_BEST_STATES
             && !self.best_states.contains(&self.state)
         {
