@@ -3,7 +3,7 @@
 //! object could be in at that point.
 
 use super::problem::Problem;
-use super::search::Step;
+use super::search::{Deepest, Step};
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
 use serde::Serialize;
@@ -98,10 +98,13 @@ pub(super) fn explain<M: Model>(
     operations: &[Operation],
     pb: &Problem<M>,
     states: &impl std::ops::Index<usize, Output = M::State>,
-    best_path: &[Step],
-    best_states: &[u32],
-    blame: Option<u32>,
+    deepest: &Deepest<'_>,
 ) -> Explanation {
+    let Deepest {
+        path: best_path,
+        states: best_states,
+        blame,
+    } = *deepest;
     let step_view = |s: &Step| -> StepView {
         let (op, class) = match *s {
             Step::Det { i, .. } => {

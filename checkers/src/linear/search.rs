@@ -44,6 +44,14 @@ impl Step {
     }
 }
 
+/// The deepest configuration a search reached: the path to it, the states found there,
+/// and the read it names as the one that cannot follow, if it saw one (`doomed_read`).
+pub(crate) struct Deepest<'a> {
+    pub path: &'a [Step],
+    pub states: &'a [u32],
+    pub blame: Option<u32>,
+}
+
 pub(crate) enum SearchResult {
     Linearizable,
     /// No linearization exists. The deepest configuration reached (most completed
@@ -1010,17 +1018,21 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    /// Searches for at most `slice` more configurations. `None`: not decided yet; call
-    /// again to go on where it stopped.
     pub(crate) fn order(&self) -> Order {
         self.order
     }
 
     /// The deepest configuration found so far: the path to it and the states there.
-    pub(crate) fn deepest(&self) -> (&[Step], &[u32], Option<u32>) {
-        (&self.best_path, &self.best_states, self.best_blame)
+    pub(crate) fn deepest(&self) -> Deepest<'_> {
+        Deepest {
+            path: &self.best_path,
+            states: &self.best_states,
+            blame: self.best_blame,
+        }
     }
 
+    /// Searches for at most `slice` more configurations. `None`: not decided yet; call
+    /// again to go on where it stopped.
     pub(crate) fn run(&mut self, slice: u64) -> Option<SearchResult> {
         let n = self.pb.det.len() as u32;
         if !self.started {
