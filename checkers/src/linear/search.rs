@@ -250,8 +250,9 @@ pub(crate) struct Search<'a, M: Model> {
     /// (read, state) -> the least `p` from which that read can no longer succeed while
     /// the register is in that state (`u32::MAX`: none found). See `doom_threshold`.
     doom: FxHashMap<u64, u32>,
-    /// Per state, when the model is small enough (see `DOOM_AHEAD_MAX_CLASSES`).
-    doom_tables: FxHashMap<u32, DoomTable>,
+    /// By state id, when the model is small enough (see `DOOM_AHEAD_MAX_CLASSES`);
+    /// an empty `cover` is a table not made yet.
+    doom_tables: Vec<DoomTable>,
     /// Completed read-only operations, ascending, for the doom tables.
     reads: Vec<u32>,
     since_check: u64,
@@ -260,6 +261,7 @@ pub(crate) struct Search<'a, M: Model> {
     memo_dominance: FxHashMap<MemoKey, Antichain>,
     arena: Vec<(u32, u32)>,
     key_buf: Vec<u64>,
+    counts_buf: Vec<(u32, u32)>,
 
     /// Bytes of memo and state tables not yet reported to the shared budget, and those
     /// reported, given back when the search is dropped.
@@ -310,13 +312,14 @@ impl<'a, M: Model> Search<'a, M> {
             best_states: Vec::new(),
             best_blame: None,
             doom: FxHashMap::default(),
-            doom_tables: FxHashMap::default(),
+            doom_tables: Vec::new(),
             reads: Vec::new(),
             since_check: 0,
             memo_plain: FxHashSet::default(),
             memo_dominance: FxHashMap::default(),
             arena: Vec::new(),
             key_buf: Vec::new(),
+            counts_buf: Vec::new(),
             unreported_bytes: 0,
             reported_bytes: 0,
             stats,
@@ -608,9 +611,19 @@ impl<'a, M: Model> Search<'a, M> {
     /// models a table per state says at once whether one of them, up to `DOOM_AHEAD`
     /// operations ahead, is doomed: a stale read of the initial value is then seen as
     /// soon as something is written, not once every order before it was tried.
+    ///
+    /// Only for small models (`reads` is empty otherwise): with many states (unique
+    /// values), the thresholds are rarely reused and the look-ups cost more than they
+    /// save.
     fn doomed_read(&mut self) -> Option<u32> {
+        if self.reads.is_empty() {
+            return None;
+        }
         let r = self.horizon();
-        if let Some(g) = self.doomed_ahead() {
+        if self.states.len() <= DOOM_AHEAD_MAX_STATES {
+            // The table names the latest doomed read; none means none in the window
+            // either, the usual case, which then costs one look-up.
+            let g = self.doomed_ahead()?;
             if self.pb.det[g as usize].call >= r {
                 return Some(g);
             }
@@ -647,24 +660,38 @@ impl<'a, M: Model> Search<'a, M> {
     /// succeed from `p` on (it may be linearized already if invoked before the horizon:
     /// the caller looks only at those invoked after it).
     fn doomed_ahead(&mut self) -> Option<u32> {
-        if self.reads.is_empty() || self.states.len() > DOOM_AHEAD_MAX_STATES {
-            return None;
-        }
         let state = self.state;
         let p = self.p;
-        let mut table = match self.doom_tables.remove(&state) {
-            Some(t) => t,
-            None => {
-                self.unreported_bytes += 4 * self.pb.det.len() + 64;
-                DoomTable {
-                    cover: vec![0; self.pb.det.len()],
+        if self.doom_tables.len() <= state as usize {
+            self.doom_tables
+                .resize_with(state as usize + 1, || DoomTable {
+                    cover: Vec::new(),
                     entered: 0,
-                }
-            }
-        };
+                });
+        }
+        let table = &self.doom_tables[state as usize];
         let want = p.saturating_add(DOOM_AHEAD);
-        if self.reads.get(table.entered).is_some_and(|&g| g < want) {
-            // Enter reads up to twice as far ahead, so this runs once per DOOM_AHEAD.
+        if table.cover.is_empty() || self.reads.get(table.entered).is_some_and(|&g| g < want) {
+            self.enter_reads(state, p);
+        }
+        self.doom_tables[state as usize].cover[p as usize].checked_sub(1)
+    }
+
+    /// Enters into the doom table of `state` the reads up to `2 * DOOM_AHEAD` past `p`,
+    /// so this runs about once per `DOOM_AHEAD` operations linearized.
+    fn enter_reads(&mut self, state: u32, p: u32) {
+        let mut table = std::mem::replace(
+            &mut self.doom_tables[state as usize],
+            DoomTable {
+                cover: Vec::new(),
+                entered: 0,
+            },
+        );
+        if table.cover.is_empty() {
+            self.unreported_bytes += 4 * self.pb.det.len() + 64;
+            table.cover = vec![0; self.pb.det.len()];
+        }
+        {
             let upto = p.saturating_add(2 * DOOM_AHEAD);
             while let Some(&g) = self.reads.get(table.entered) {
                 if g >= upto {
@@ -679,9 +706,7 @@ impl<'a, M: Model> Search<'a, M> {
                 table.entered += 1;
             }
         }
-        let covered = table.cover[p as usize];
-        self.doom_tables.insert(state, table);
-        covered.checked_sub(1)
+        self.doom_tables[state as usize] = table;
     }
 
     fn doom_threshold_in(&mut self, g: u32, state_id: u32) -> u32 {
@@ -945,44 +970,67 @@ impl<'a, M: Model> Search<'a, M> {
         } else {
             // The counts that still matter: classes used so far whose effect some
             // operation not yet linearized may need, as sorted (class, count) pairs.
-            let mut counts: SmallVec<[(u32, u32); 8]> = self
-                .used_stack
-                .iter()
-                .filter(|&&k| self.pb.info[k as usize].live_until > self.p)
-                .map(|&k| (k, self.used[k as usize]))
-                .collect();
-            counts.sort_unstable();
-            let arena = &mut self.arena;
-            let span = |arena: &mut Vec<(u32, u32)>, counts: &[(u32, u32)]| {
-                let start = arena.len() as u32;
-                arena.extend_from_slice(counts);
-                Span {
-                    start,
-                    len: counts.len() as u32,
-                }
-            };
-            match self.memo_dominance.get_mut(self.key_buf.as_slice()) {
-                Some(list) => {
-                    let get = |sp: &Span| &arena[sp.start as usize..(sp.start + sp.len) as usize];
-                    if list.iter().any(|seen| at_most(get(seen), &counts)) {
-                        return false;
-                    }
-                    // Entries that used more than this one are now redundant.
-                    list.retain(|seen| !at_most(&counts, get(seen)));
-                    self.unreported_bytes += TABLE_SLACK * (counts.len() * 8) + 8;
-                    list.push(span(arena, &counts));
-                }
-                None => {
-                    self.unreported_bytes += TABLE_SLACK
-                        * (std::mem::size_of::<(MemoKey, Antichain)>() + 1 + counts.len() * 8)
-                        + self.key_buf.len().saturating_sub(4) * 8;
-                    let sp = span(arena, &counts);
-                    self.memo_dominance
-                        .insert(MemoKey::from_slice(&self.key_buf), smallvec::smallvec![sp]);
-                }
+            // Built in a buffer kept across calls: this runs once per configuration,
+            // and dozens of classes in use made an allocation and a sort its main cost.
+            let mut counts = std::mem::take(&mut self.counts_buf);
+            counts.clear();
+            if self.pb.info.len() <= 2 * self.used_stack.len() + 16 {
+                // Few classes: walking them all yields the pairs sorted already.
+                counts.extend(
+                    (0..self.pb.info.len())
+                        .filter(|&k| self.used[k] > 0 && self.pb.info[k].live_until > self.p)
+                        .map(|k| (k as u32, self.used[k])),
+                );
+            } else {
+                counts.extend(
+                    self.used_stack
+                        .iter()
+                        .filter(|&&k| self.pb.info[k as usize].live_until > self.p)
+                        .map(|&k| (k, self.used[k as usize])),
+                );
+                counts.sort_unstable();
+            }
+            let fresh = self.remember_counts(&counts);
+            self.counts_buf = counts;
+            if !fresh {
+                return false;
             }
         }
         self.stats.memo_entries += 1;
+        true
+    }
+
+    /// The dominance part of `remember`, for the key in `key_buf` and these counts.
+    fn remember_counts(&mut self, counts: &[(u32, u32)]) -> bool {
+        let arena = &mut self.arena;
+        let span = |arena: &mut Vec<(u32, u32)>, counts: &[(u32, u32)]| {
+            let start = arena.len() as u32;
+            arena.extend_from_slice(counts);
+            Span {
+                start,
+                len: counts.len() as u32,
+            }
+        };
+        match self.memo_dominance.get_mut(self.key_buf.as_slice()) {
+            Some(list) => {
+                let get = |sp: &Span| &arena[sp.start as usize..(sp.start + sp.len) as usize];
+                if list.iter().any(|seen| at_most(get(seen), counts)) {
+                    return false;
+                }
+                // Entries that used more than this one are now redundant.
+                list.retain(|seen| !at_most(counts, get(seen)));
+                self.unreported_bytes += TABLE_SLACK * (counts.len() * 8) + 8;
+                list.push(span(arena, counts));
+            }
+            None => {
+                self.unreported_bytes += TABLE_SLACK
+                    * (std::mem::size_of::<(MemoKey, Antichain)>() + 1 + counts.len() * 8)
+                    + self.key_buf.len().saturating_sub(4) * 8;
+                let sp = span(arena, counts);
+                self.memo_dominance
+                    .insert(MemoKey::from_slice(&self.key_buf), smallvec::smallvec![sp]);
+            }
+        }
         true
     }
 
