@@ -134,8 +134,14 @@ const VIABLE_SCAN: usize = 64;
 /// configuration prefix from which a read can no longer succeed: a bound on its cost.
 const DOOM_LOOKBACK: u32 = 4096;
 /// How far past `p` (in completed operations) reads are watched for being doomed
-/// (`doomed_read`), and how many more are prepared at once when that runs short.
-const DOOM_AHEAD: u32 = 8192;
+/// (`doomed_read`), at most: a table first takes reads `DOOM_AHEAD_FIRST` ahead and
+/// doubles that each time it runs short, so a history decided at once pays little.
+const DOOM_AHEAD: u32 = 16384;
+const DOOM_AHEAD_FIRST: u32 = 512;
+/// Reads are watched for being doomed only once a search has entered this many
+/// configurations: most histories are decided sooner, and for them making the tables
+/// would cost more than the whole search.
+const DOOM_AFTER: u64 = 2048;
 /// Reads beyond the window are watched only for models with at most this many
 /// operation classes and states (registers over a few values): the tables cost a
 /// word per completed operation and state.
@@ -148,6 +154,8 @@ struct DoomTable {
     cover: Vec<u32>,
     /// How many of `Search::reads` are entered.
     entered: usize,
+    /// How far past `p` the next round of entering goes.
+    ahead: u32,
 }
 
 /// Does `a` use at most what `b` uses of every class? Both are sorted (class, count)
@@ -248,7 +256,7 @@ pub(crate) struct Search<'a, M: Model> {
     /// succeed there (see `doomed_read`).
     best_blame: Option<u32>,
     /// (read, state) -> the least `p` from which that read can no longer succeed while
-    /// the register is in that state (`u32::MAX`: none found). See `doom_threshold`.
+    /// the object is in that state (`u32::MAX`: none found). See `doom_threshold`.
     doom: FxHashMap<u64, u32>,
     /// By state id, when the model is small enough (see `DOOM_AHEAD_MAX_CLASSES`);
     /// an empty `cover` is a table not made yet.
@@ -581,7 +589,6 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         };
         let rg = det[g as usize].ret;
-        // (The between-set below is what `doom_threshold` over-approximates.)
         let classes = &self.pb.classes;
         let mut between = (self.p..det.len() as u32)
             .take_while(|&j| det[j as usize].call < rg)
@@ -612,21 +619,22 @@ impl<'a, M: Model> Search<'a, M> {
     /// operations ahead, is doomed: a stale read of the initial value is then seen as
     /// soon as something is written, not once every order before it was tried.
     ///
-    /// Only for small models (`reads` is empty otherwise): with many states (unique
-    /// values), the thresholds are rarely reused and the look-ups cost more than they
-    /// save.
+    /// Only for small models (`reads` is empty otherwise, and the number of states is
+    /// bounded): with many states (unique values, strings that grow), the thresholds
+    /// are rarely reused and working them out costs more than it saves.
     fn doomed_read(&mut self) -> Option<u32> {
-        if self.reads.is_empty() {
+        if self.reads.is_empty()
+            || self.stats.configurations < DOOM_AFTER
+            || self.states.len() > DOOM_AHEAD_MAX_STATES
+        {
             return None;
         }
         let r = self.horizon();
-        if self.states.len() <= DOOM_AHEAD_MAX_STATES {
-            // The table names the latest doomed read; none means none in the window
-            // either, the usual case, which then costs one look-up.
-            let g = self.doomed_ahead()?;
-            if self.pb.det[g as usize].call >= r {
-                return Some(g);
-            }
+        // The table names the latest doomed read; none means none in the window either,
+        // the usual case, which then costs one look-up.
+        let g = self.doomed_ahead()?;
+        if self.pb.det[g as usize].call >= r {
+            return Some(g);
         }
         let n = self.pb.det.len() as u32;
         let mut i = self.p;
@@ -667,48 +675,51 @@ impl<'a, M: Model> Search<'a, M> {
                 .resize_with(state as usize + 1, || DoomTable {
                     cover: Vec::new(),
                     entered: 0,
+                    ahead: DOOM_AHEAD_FIRST,
                 });
         }
         let table = &self.doom_tables[state as usize];
-        let want = p.saturating_add(DOOM_AHEAD);
+        let want = p.saturating_add(table.ahead / 2);
         if table.cover.is_empty() || self.reads.get(table.entered).is_some_and(|&g| g < want) {
             self.enter_reads(state, p);
         }
         self.doom_tables[state as usize].cover[p as usize].checked_sub(1)
     }
 
-    /// Enters into the doom table of `state` the reads up to `2 * DOOM_AHEAD` past `p`,
-    /// so this runs about once per `DOOM_AHEAD` operations linearized.
+    /// Enters into the doom table of `state` the reads up to `ahead` past `p`; the next
+    /// round goes twice as far (up to `DOOM_AHEAD`), and comes once `p` has moved half
+    /// that way.
     fn enter_reads(&mut self, state: u32, p: u32) {
         let mut table = std::mem::replace(
             &mut self.doom_tables[state as usize],
             DoomTable {
                 cover: Vec::new(),
                 entered: 0,
+                ahead: 0,
             },
         );
         if table.cover.is_empty() {
             self.unreported_bytes += 4 * self.pb.det.len() + 64;
             table.cover = vec![0; self.pb.det.len()];
         }
-        {
-            let upto = p.saturating_add(2 * DOOM_AHEAD);
-            while let Some(&g) = self.reads.get(table.entered) {
-                if g >= upto {
-                    break;
-                }
-                let t = self.doom_threshold_in(g, state);
-                if t != u32::MAX {
-                    for c in &mut table.cover[t as usize..=g as usize] {
-                        *c = (*c).max(g + 1);
-                    }
-                }
-                table.entered += 1;
+        let upto = p.saturating_add(table.ahead);
+        table.ahead = (2 * table.ahead).min(DOOM_AHEAD);
+        while let Some(&g) = self.reads.get(table.entered) {
+            if g >= upto {
+                break;
             }
+            let t = self.doom_threshold_in(g, state);
+            if t != u32::MAX {
+                for c in &mut table.cover[t as usize..=g as usize] {
+                    *c = (*c).max(g + 1);
+                }
+            }
+            table.entered += 1;
         }
         self.doom_tables[state as usize] = table;
     }
 
+    /// `doom_threshold` for a given state.
     fn doom_threshold_in(&mut self, g: u32, state_id: u32) -> u32 {
         let key = (g as u64) << 32 | state_id as u64;
         if let Some(&t) = self.doom.get(&key) {
