@@ -3,7 +3,7 @@
 //! object could be in at that point.
 
 use super::problem::Problem;
-use super::search::Step;
+use super::search::{Deepest, Step};
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
 use serde::Serialize;
@@ -98,9 +98,13 @@ pub(super) fn explain<M: Model>(
     operations: &[Operation],
     pb: &Problem<M>,
     states: &impl std::ops::Index<usize, Output = M::State>,
-    best_path: &[Step],
-    best_states: &[u32],
+    deepest: &Deepest<'_>,
 ) -> Explanation {
+    let Deepest {
+        path: best_path,
+        states: best_states,
+        blame,
+    } = *deepest;
     let step_view = |s: &Step| -> StepView {
         let (op, class) = match *s {
             Step::Det { i, .. } => {
@@ -129,11 +133,14 @@ pub(super) fn explain<M: Model>(
         }
     }
     // The search only gives up on a configuration when no order works, and the
-    // operation that returns first among those left is the one nothing could precede.
-    let failing = (0..pb.det.len())
-        .filter(|&i| !linearized[i])
-        .min_by_key(|&i| pb.det[i].ret)
-        .expect("a refuted history leaves a completed operation unlinearized");
+    // operation that returns first among those left is the one nothing could precede,
+    // unless the search named a read that can no longer succeed whatever comes first.
+    let failing = blame.map(|g| g as usize).unwrap_or_else(|| {
+        (0..pb.det.len())
+            .filter(|&i| !linearized[i])
+            .min_by_key(|&i| pb.det[i].ret)
+            .expect("a refuted history leaves a completed operation unlinearized")
+    });
     let fe = pb.det[failing];
     let fop = &pb.classes[fe.class as usize];
     let op = view::<M>(history, &operations[fe.op as usize], fop);

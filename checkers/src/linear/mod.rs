@@ -213,6 +213,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                 search::SearchResult::NotLinearizable {
                     best_path,
                     best_states,
+                    blame,
                 } => {
                     budget.found_violation.store(true, Ordering::Relaxed);
                     KeyOutcome::Invalid(Box::new(explain::explain(
@@ -221,8 +222,11 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                         &operations,
                         &problems[*i],
                         &s.states,
-                        &best_path,
-                        &best_states,
+                        &search::Deepest {
+                            path: &best_path,
+                            states: &best_states,
+                            blame,
+                        },
                     )))
                 }
                 search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
@@ -265,7 +269,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                 let (d, c) = (s.stats.deepest, s.stats.completed);
                 if stuck.as_ref().is_none_or(|(sd, sc, _)| d * sc < sd * c) {
                     stuck = Some((d, c, problems[*i].key.clone()));
-                    let (path, states) = s.deepest();
+
                     deepest = (d < c).then(|| {
                         explain::explain(
                             model,
@@ -273,8 +277,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
                             &operations,
                             &problems[*i],
                             &s.states,
-                            path,
-                            states,
+                            &s.deepest(),
                         )
                     });
                 }

@@ -44,6 +44,14 @@ impl Step {
     }
 }
 
+/// The deepest configuration a search reached: the path to it, the states found there,
+/// and the read it names as the one that cannot follow, if it saw one (`doomed_read`).
+pub(crate) struct Deepest<'a> {
+    pub path: &'a [Step],
+    pub states: &'a [u32],
+    pub blame: Option<u32>,
+}
+
 pub(crate) enum SearchResult {
     Linearizable,
     /// No linearization exists. The deepest configuration reached (most completed
@@ -51,6 +59,9 @@ pub(crate) enum SearchResult {
     NotLinearizable {
         best_path: Vec<Step>,
         best_states: Vec<u32>,
+        /// The read that cannot be linearized after `best_path`, when the search saw
+        /// that itself (`doomed_read`); otherwise the earliest-returning one left over.
+        blame: Option<u32>,
     },
     Aborted(Abort),
 }
@@ -119,6 +130,38 @@ const CHECK_EVERY: u64 = 256;
 const MAX_BEST_STATES: usize = 16;
 /// How far `viable` looks, in return order, for the next unlinearized read.
 const VIABLE_SCAN: usize = 64;
+/// How far back (in completed operations) `doom_threshold` looks for the first
+/// configuration prefix from which a read can no longer succeed: a bound on its cost.
+const DOOM_LOOKBACK: u32 = 4096;
+/// How far past `p` (in completed operations) reads are watched for being doomed
+/// (`doomed_read`), at most: a table first takes reads `DOOM_AHEAD_FIRST` ahead and
+/// doubles that each time it runs short, so a history decided at once pays little.
+const DOOM_AHEAD: u32 = 16384;
+const DOOM_AHEAD_FIRST: u32 = 512;
+/// Reads are watched for being doomed only once a search has entered this many
+/// configurations: most histories are decided sooner, and for them making the tables
+/// would cost more than the whole search. The crate's unit tests (the simulator's
+/// histories, valid and not) use it from the start, so their small histories exercise
+/// the rule.
+#[cfg(not(test))]
+const DOOM_AFTER: u64 = 2048;
+#[cfg(test)]
+const DOOM_AFTER: u64 = 1;
+/// Reads beyond the window are watched only for models with at most this many
+/// operation classes and states (registers over a few values): the tables cost a
+/// word per completed operation and state.
+const DOOM_AHEAD_MAX_CLASSES: usize = 64;
+const DOOM_AHEAD_MAX_STATES: usize = 16;
+
+/// For one model state: which reads can no longer succeed, by `p` (see `doomed_read`).
+struct DoomTable {
+    /// `cover[p]`: 1 + the latest read `g` with `doom_threshold(g) <= p <= g`, 0 if none.
+    cover: Vec<u32>,
+    /// How many of `Search::reads` are entered.
+    entered: usize,
+    /// How far past `p` the next round of entering goes.
+    ahead: u32,
+}
 
 /// Does `a` use at most what `b` uses of every class? Both are sorted (class, count)
 /// lists; a class missing from one counts as zero there.
@@ -185,6 +228,9 @@ pub(crate) struct Search<'a, M: Model> {
     unobserved: Vec<bool>,
     /// Whether any completed operation is unobserved: then `absorb` has work to do.
     any_unobserved: bool,
+    /// Per completed operation: the one of the same class invoked last before it
+    /// (`u32::MAX`: none), for `may_try`'s rule on interchangeable operations.
+    prev_same: Vec<u32>,
     /// Unobserved writes linearized just before a blind move (see `absorb`), with the
     /// state each left, as a stack: moves are undone in reverse.
     absorbed: Vec<(u32, u32)>,
@@ -211,12 +257,24 @@ pub(crate) struct Search<'a, M: Model> {
     /// holds its move and the writes it absorbed.
     best_steps: Vec<u32>,
     best_states: Vec<u32>,
+    /// The read blamed for the deepest configuration, if the search saw that it cannot
+    /// succeed there (see `doomed_read`).
+    best_blame: Option<u32>,
+    /// (read, state) -> the least `p` from which that read can no longer succeed while
+    /// the object is in that state (`u32::MAX`: none found). See `doom_threshold`.
+    doom: FxHashMap<u64, u32>,
+    /// By state id, when the model is small enough (see `DOOM_AHEAD_MAX_CLASSES`);
+    /// an empty `cover` is a table not made yet.
+    doom_tables: Vec<DoomTable>,
+    /// Completed read-only operations, ascending, for the doom tables.
+    reads: Vec<u32>,
     since_check: u64,
 
     memo_plain: FxHashSet<MemoKey>,
     memo_dominance: FxHashMap<MemoKey, Antichain>,
     arena: Vec<(u32, u32)>,
     key_buf: Vec<u64>,
+    counts_buf: Vec<(u32, u32)>,
 
     /// Bytes of memo and state tables not yet reported to the shared budget, and those
     /// reported, given back when the search is dropped.
@@ -248,6 +306,7 @@ impl<'a, M: Model> Search<'a, M> {
             reach: model.checks_reachability(),
             unobserved: Vec::new(),
             any_unobserved: false,
+            prev_same: Vec::new(),
             absorbed: Vec::new(),
             by_ret,
             lin: vec![0; n.div_ceil(64)],
@@ -264,11 +323,16 @@ impl<'a, M: Model> Search<'a, M> {
             best_valid: 0,
             best_steps: vec![0],
             best_states: Vec::new(),
+            best_blame: None,
+            doom: FxHashMap::default(),
+            doom_tables: Vec::new(),
+            reads: Vec::new(),
             since_check: 0,
             memo_plain: FxHashSet::default(),
             memo_dominance: FxHashMap::default(),
             arena: Vec::new(),
             key_buf: Vec::new(),
+            counts_buf: Vec::new(),
             unreported_bytes: 0,
             reported_bytes: 0,
             stats,
@@ -276,6 +340,15 @@ impl<'a, M: Model> Search<'a, M> {
         s.state = s.intern(model.init());
         s.unobserved = model.unobserved(&pb.classes);
         s.any_unobserved = pb.det.iter().any(|e| s.unobserved[e.class as usize]);
+        let mut last: FxHashMap<u32, u32> = FxHashMap::default();
+        s.prev_same = (0..n as u32)
+            .map(|i| last.insert(pb.det[i as usize].class, i).unwrap_or(u32::MAX))
+            .collect();
+        if s.reach && pb.classes.len() <= DOOM_AHEAD_MAX_CLASSES {
+            s.reads = (0..n as u32)
+                .filter(|&i| s.read_only[pb.det[i as usize].class as usize])
+                .collect();
+        }
         s
     }
 
@@ -494,10 +567,21 @@ impl<'a, M: Model> Search<'a, M> {
     /// (`Model::reachable`): the configuration is then a dead end, and saying so now
     /// saves trying every order of the operations that may still come first. Many
     /// concurrent appends make that the bulk of a search.
-    fn viable(&self) -> bool {
+    fn viable(&mut self) -> Result<(), u32> {
         if !self.reach {
-            return true;
+            return Ok(());
         }
+        if !self.soonest_read_viable() {
+            return Err(u32::MAX);
+        }
+        match self.doomed_read() {
+            Some(g) => Err(g),
+            None => Ok(()),
+        }
+    }
+
+    /// See `viable`: the read that must come soonest.
+    fn soonest_read_viable(&self) -> bool {
         let det = &self.pb.det;
         // Linearized operations may sit between unlinearized ones in return order; a
         // short scan finds the first read in nearly every case.
@@ -524,6 +608,161 @@ impl<'a, M: Model> Search<'a, M> {
             &classes[det[g as usize].class as usize],
             &mut between,
         )
+    }
+
+    /// An unlinearized read in the window (invoked before the horizon) that can no
+    /// longer succeed whatever comes before it, if there is one. `viable` only asks
+    /// about the read that must come soonest, but a read that returns later may be
+    /// doomed long before (a read of the initial value once anything was written, a
+    /// stale read of a value nobody can write again): without this, the search tries
+    /// every order of the operations that return before it first, which is exponential
+    /// in the number of clients. Each read's answer is kept per state as a threshold
+    /// on `p`, so a configuration pays one table look-up per read in its window.
+    ///
+    /// Reads not yet invoked by the horizon are unlinearized for sure, so for small
+    /// models a table per state says at once whether one of them, up to `DOOM_AHEAD`
+    /// operations ahead, is doomed: a stale read of the initial value is then seen as
+    /// soon as something is written, not once every order before it was tried.
+    ///
+    /// Only for small models (`reads` is empty otherwise, and the number of states is
+    /// bounded): with many states (unique values, strings that grow), the thresholds
+    /// are rarely reused and working them out costs more than it saves.
+    fn doomed_read(&mut self) -> Option<u32> {
+        if self.reads.is_empty()
+            || self.stats.configurations < DOOM_AFTER
+            || self.states.len() > DOOM_AHEAD_MAX_STATES
+        {
+            return None;
+        }
+        let r = self.horizon();
+        // The table names the latest doomed read; none means none in the window either,
+        // the usual case, which then costs one look-up.
+        let g = self.doomed_ahead()?;
+        if self.pb.det[g as usize].call >= r {
+            return Some(g);
+        }
+        let n = self.pb.det.len() as u32;
+        let mut i = self.p;
+        while i < n && self.pb.det[i as usize].call < r {
+            let class = self.pb.det[i as usize].class;
+            if self.read_only[class as usize] && !self.is_lin(i) && self.p >= self.doom_threshold(i)
+            {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The least `p` from which read `g` can no longer succeed in the current state,
+    /// found by asking `Model::reachable` about every operation that could precede `g`
+    /// once the first `p` completed operations are linearized: those from `p` on that
+    /// are invoked before `g` returns, linearized or not, and every indeterminate class
+    /// invoked before then. That is a superset of what can really precede `g` in any
+    /// configuration with that `p` and state, and `reachable` says false only when no
+    /// subset in no order works, so the answer holds for every such configuration and,
+    /// the set only shrinking as `p` grows, for every larger `p`. The search for the
+    /// threshold goes back from `g` in doubling steps, so it costs about as many
+    /// operations as lie between `g` and the threshold found (a lower one may exist;
+    /// the one found is sound).
+    fn doom_threshold(&mut self, g: u32) -> u32 {
+        self.doom_threshold_in(g, self.state)
+    }
+
+    /// The latest read that the doom table of the current state says can no longer
+    /// succeed from `p` on (it may be linearized already if invoked before the horizon:
+    /// the caller looks only at those invoked after it).
+    fn doomed_ahead(&mut self) -> Option<u32> {
+        let state = self.state;
+        let p = self.p;
+        if self.doom_tables.len() <= state as usize {
+            self.doom_tables
+                .resize_with(state as usize + 1, || DoomTable {
+                    cover: Vec::new(),
+                    entered: 0,
+                    ahead: DOOM_AHEAD_FIRST,
+                });
+        }
+        let table = &self.doom_tables[state as usize];
+        let want = p.saturating_add(table.ahead / 2);
+        if table.cover.is_empty() || self.reads.get(table.entered).is_some_and(|&g| g < want) {
+            self.enter_reads(state, p);
+        }
+        self.doom_tables[state as usize].cover[p as usize].checked_sub(1)
+    }
+
+    /// Enters into the doom table of `state` the reads up to `ahead` past `p`; the next
+    /// round goes twice as far (up to `DOOM_AHEAD`), and comes once `p` has moved half
+    /// that way.
+    fn enter_reads(&mut self, state: u32, p: u32) {
+        let mut table = std::mem::replace(
+            &mut self.doom_tables[state as usize],
+            DoomTable {
+                cover: Vec::new(),
+                entered: 0,
+                ahead: 0,
+            },
+        );
+        if table.cover.is_empty() {
+            self.unreported_bytes += 4 * self.pb.det.len() + 64;
+            table.cover = vec![0; self.pb.det.len()];
+        }
+        let upto = p.saturating_add(table.ahead);
+        table.ahead = (2 * table.ahead).min(DOOM_AHEAD);
+        while let Some(&g) = self.reads.get(table.entered) {
+            if g >= upto {
+                break;
+            }
+            let t = self.doom_threshold_in(g, state);
+            if t != u32::MAX {
+                for c in &mut table.cover[t as usize..=g as usize] {
+                    *c = (*c).max(g + 1);
+                }
+            }
+            table.entered += 1;
+        }
+        self.doom_tables[state as usize] = table;
+    }
+
+    /// `doom_threshold` for a given state.
+    fn doom_threshold_in(&mut self, g: u32, state_id: u32) -> u32 {
+        let key = (g as u64) << 32 | state_id as u64;
+        if let Some(&t) = self.doom.get(&key) {
+            return t;
+        }
+        let det = &self.pb.det;
+        let classes = &self.pb.classes;
+        let rg = det[g as usize].ret;
+        let end = det.partition_point(|e| e.call < rg) as u32;
+        let state = &self.states[state_id as usize];
+        let read = &classes[det[g as usize].class as usize];
+        let reachable_from = |p: u32| {
+            let mut between = (p..end)
+                .filter(|&j| j != g)
+                .map(|j| &classes[det[j as usize].class as usize])
+                .chain(
+                    self.pb
+                        .info
+                        .iter()
+                        .filter(|c| c.calls[0] < rg)
+                        .map(|c| &classes[c.class as usize]),
+                );
+            self.model.reachable(state, read, &mut between)
+        };
+        let mut threshold = u32::MAX;
+        let mut p = g;
+        let mut step = 1;
+        while !reachable_from(p) {
+            threshold = p;
+            if p == 0 || g - p >= DOOM_LOOKBACK {
+                break;
+            }
+            p = p.saturating_sub(step);
+            step *= 2;
+        }
+        self.doom.insert(key, threshold);
+        self.unreported_bytes += TABLE_SLACK * 17;
+        threshold
     }
 
     /// Linearizes, just before the blind move `x`, every unobserved write that may be
@@ -566,7 +805,26 @@ impl<'a, M: Model> Search<'a, M> {
         let blind = self.blind[class];
         !(self.is_lin(i)
             || after_info && blind
-            || self.unobserved[class] && self.by_ret.get(self.q as usize) != Some(&i))
+            || self.unobserved[class] && self.by_ret.get(self.q as usize) != Some(&i)
+            || !self.read_only[class] && !self.unobserved[class] && self.overtakes(i))
+    }
+
+    /// Would linearizing `i` now overtake an unlinearized operation of the same class
+    /// invoked before it and returning before it? Two such operations can always swap
+    /// places in a linearization (each fits the other's real-time bounds, and the
+    /// states along the order stay the same), so some linearization, if any exists,
+    /// places them in that order, and the search only tries that one: with few
+    /// distinct values, many writes and cas operations are interchangeable.
+    fn overtakes(&self, i: u32) -> bool {
+        let ret = self.pb.det[i as usize].ret;
+        let mut j = self.prev_same[i as usize];
+        while j != u32::MAX && j >= self.p {
+            if !self.is_lin(j) && self.pb.det[j as usize].ret < ret {
+                return true;
+            }
+            j = self.prev_same[j as usize];
+        }
+        false
     }
 
     fn is_blind(&self, mv: Move) -> bool {
@@ -728,44 +986,67 @@ impl<'a, M: Model> Search<'a, M> {
         } else {
             // The counts that still matter: classes used so far whose effect some
             // operation not yet linearized may need, as sorted (class, count) pairs.
-            let mut counts: SmallVec<[(u32, u32); 8]> = self
-                .used_stack
-                .iter()
-                .filter(|&&k| self.pb.info[k as usize].live_until > self.p)
-                .map(|&k| (k, self.used[k as usize]))
-                .collect();
-            counts.sort_unstable();
-            let arena = &mut self.arena;
-            let span = |arena: &mut Vec<(u32, u32)>, counts: &[(u32, u32)]| {
-                let start = arena.len() as u32;
-                arena.extend_from_slice(counts);
-                Span {
-                    start,
-                    len: counts.len() as u32,
-                }
-            };
-            match self.memo_dominance.get_mut(self.key_buf.as_slice()) {
-                Some(list) => {
-                    let get = |sp: &Span| &arena[sp.start as usize..(sp.start + sp.len) as usize];
-                    if list.iter().any(|seen| at_most(get(seen), &counts)) {
-                        return false;
-                    }
-                    // Entries that used more than this one are now redundant.
-                    list.retain(|seen| !at_most(&counts, get(seen)));
-                    self.unreported_bytes += TABLE_SLACK * (counts.len() * 8) + 8;
-                    list.push(span(arena, &counts));
-                }
-                None => {
-                    self.unreported_bytes += TABLE_SLACK
-                        * (std::mem::size_of::<(MemoKey, Antichain)>() + 1 + counts.len() * 8)
-                        + self.key_buf.len().saturating_sub(4) * 8;
-                    let sp = span(arena, &counts);
-                    self.memo_dominance
-                        .insert(MemoKey::from_slice(&self.key_buf), smallvec::smallvec![sp]);
-                }
+            // Built in a buffer kept across calls: this runs once per configuration,
+            // and dozens of classes in use made an allocation and a sort its main cost.
+            let mut counts = std::mem::take(&mut self.counts_buf);
+            counts.clear();
+            if self.pb.info.len() <= 2 * self.used_stack.len() + 16 {
+                // Few classes: walking them all yields the pairs sorted already.
+                counts.extend(
+                    (0..self.pb.info.len())
+                        .filter(|&k| self.used[k] > 0 && self.pb.info[k].live_until > self.p)
+                        .map(|k| (k as u32, self.used[k])),
+                );
+            } else {
+                counts.extend(
+                    self.used_stack
+                        .iter()
+                        .filter(|&&k| self.pb.info[k as usize].live_until > self.p)
+                        .map(|&k| (k, self.used[k as usize])),
+                );
+                counts.sort_unstable();
+            }
+            let fresh = self.remember_counts(&counts);
+            self.counts_buf = counts;
+            if !fresh {
+                return false;
             }
         }
         self.stats.memo_entries += 1;
+        true
+    }
+
+    /// The dominance part of `remember`, for the key in `key_buf` and these counts.
+    fn remember_counts(&mut self, counts: &[(u32, u32)]) -> bool {
+        let arena = &mut self.arena;
+        let span = |arena: &mut Vec<(u32, u32)>, counts: &[(u32, u32)]| {
+            let start = arena.len() as u32;
+            arena.extend_from_slice(counts);
+            Span {
+                start,
+                len: counts.len() as u32,
+            }
+        };
+        match self.memo_dominance.get_mut(self.key_buf.as_slice()) {
+            Some(list) => {
+                let get = |sp: &Span| &arena[sp.start as usize..(sp.start + sp.len) as usize];
+                if list.iter().any(|seen| at_most(get(seen), counts)) {
+                    return false;
+                }
+                // Entries that used more than this one are now redundant.
+                list.retain(|seen| !at_most(counts, get(seen)));
+                self.unreported_bytes += TABLE_SLACK * (counts.len() * 8) + 8;
+                list.push(span(arena, counts));
+            }
+            None => {
+                self.unreported_bytes += TABLE_SLACK
+                    * (std::mem::size_of::<(MemoKey, Antichain)>() + 1 + counts.len() * 8)
+                    + self.key_buf.len().saturating_sub(4) * 8;
+                let sp = span(arena, counts);
+                self.memo_dominance
+                    .insert(MemoKey::from_slice(&self.key_buf), smallvec::smallvec![sp]);
+            }
+        }
         true
     }
 
@@ -801,17 +1082,21 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    /// Searches for at most `slice` more configurations. `None`: not decided yet; call
-    /// again to go on where it stopped.
     pub(crate) fn order(&self) -> Order {
         self.order
     }
 
     /// The deepest configuration found so far: the path to it and the states there.
-    pub(crate) fn deepest(&self) -> (&[Step], &[u32]) {
-        (&self.best_path, &self.best_states)
+    pub(crate) fn deepest(&self) -> Deepest<'_> {
+        Deepest {
+            path: &self.best_path,
+            states: &self.best_states,
+            blame: self.best_blame,
+        }
     }
 
+    /// Searches for at most `slice` more configurations. `None`: not decided yet; call
+    /// again to go on where it stopped.
     pub(crate) fn run(&mut self, slice: u64) -> Option<SearchResult> {
         let n = self.pb.det.len() as u32;
         if !self.started {
@@ -854,12 +1139,14 @@ impl<'a, M: Model> Search<'a, M> {
                 self.report_memory();
                 return Some(SearchResult::Linearizable);
             }
-            if !self.viable() {
+            if let Err(doomed) = self.viable() {
                 // A dead end only for what must come next: the order up to here is
                 // still linearizable, and the deepest one found is what explains a
-                // violation ("can't read 7 from a register holding 1").
+                // violation ("can't read 7 from a register holding 1"). A doomed read
+                // that is not the soonest one is named, or the explanation would blame
+                // whichever operation returns first.
                 self.stack.push(self.frame(undo));
-                self.track_best();
+                self.track_best((doomed != u32::MAX).then_some(doomed));
                 self.stack.pop();
                 self.best_valid = self.best_valid.min(self.stack.len().saturating_sub(1));
                 self.revert(undo);
@@ -870,7 +1157,7 @@ impl<'a, M: Model> Search<'a, M> {
                 continue;
             }
             self.stack.push(self.frame(undo));
-            self.track_best();
+            self.track_best(None);
             budget_left = budget_left.saturating_sub(1);
             if budget_left == 0 {
                 self.report_memory();
@@ -881,6 +1168,7 @@ impl<'a, M: Model> Search<'a, M> {
         Some(SearchResult::NotLinearizable {
             best_path: std::mem::take(&mut self.best_path),
             best_states: std::mem::take(&mut self.best_states),
+            blame: self.best_blame,
         })
     }
 
@@ -903,9 +1191,10 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Keeps the path to the deepest configuration, copying only the part of the stack
     /// that changed since it was last copied.
-    fn track_best(&mut self) {
+    fn track_best(&mut self, blame: Option<u32>) {
         if self.done > self.best_done {
             self.best_done = self.done;
+            self.best_blame = blame;
             self.stats.deepest = self.done;
             self.best_states.clear();
             self.best_states.push(self.state);
@@ -957,6 +1246,7 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.best_valid = self.stack.len() - 1;
         } else if self.done == self.best_done
+            && blame == self.best_blame
             && self.best_states.len() < MAX_BEST_STATES
             && !self.best_states.contains(&self.state)
         {
