@@ -77,7 +77,7 @@ pub fn check_unique_ids(history: &History) -> UniqueIdsReport {
         .map(|(id, count)| Duplicate { id, count })
         .collect();
     // Most repeated first; stable, so ties keep the ids' order.
-    duplicated.sort_by(|a, b| b.count.cmp(&a.count));
+    duplicated.sort_by_key(|d| std::cmp::Reverse(d.count));
     let duplicated_count = duplicated.len();
     duplicated.truncate(LISTED);
     let explanation = duplicated.first().map(|d| {
