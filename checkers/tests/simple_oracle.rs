@@ -248,3 +248,68 @@ proptest! {
         prop_assert_eq!(r.valid, verdict(wrong + negative == 0));
     }
 }
+
+/// A real counter, each operation taking effect at one moment between its invocation and
+/// its completion (or, for info, perhaps never; a fail never): the checker must never
+/// find a fault in it. Independent of the bounds the checker computes.
+fn true_counter_history(steps: &[Step]) -> History {
+    let mut counter = 0i64;
+    let mut process = [0u64, 1, 2];
+    let mut next = 3;
+    // Per slot: the open operation (f, amount, applied, the value read).
+    let mut open: [Option<(&str, i64, bool, i64)>; 3] = [None; 3];
+    let mut lines = Vec::new();
+    let mut ev = |p: u64, t: &str, f: &str, v: Value| {
+        let i = lines.len();
+        lines.push(json!({"index": i, "type": t, "process": p, "f": f, "value": v}).to_string());
+    };
+    for s in steps {
+        let p = process[s.slot];
+        match open[s.slot] {
+            None => {
+                let (f, v) = if s.r % 2 == 0 {
+                    ("add", json!(s.a.max(0)))
+                } else {
+                    ("read", Value::Null)
+                };
+                ev(p, "invoke", f, v);
+                open[s.slot] = Some((f, s.a.max(0), false, 0));
+            }
+            Some((f, amount, false, _)) if s.r % 4 != 0 => {
+                // Takes effect now, silently.
+                if f == "add" {
+                    counter += amount;
+                }
+                open[s.slot] = Some((f, amount, true, counter));
+            }
+            Some((f, amount, applied, read)) => {
+                open[s.slot] = None;
+                let crashed = s.b == 0;
+                let (t, v) = match (applied, crashed, f) {
+                    (_, true, _) => ("info", Value::Null),
+                    (false, false, _) => ("fail", Value::Null),
+                    (true, false, "add") => ("ok", json!(amount)),
+                    (true, false, _) => ("ok", json!(read)),
+                };
+                let v = if f == "add" { json!(amount) } else { v };
+                ev(p, t, f, v);
+                if crashed {
+                    process[s.slot] = next;
+                    next += 1;
+                }
+            }
+        }
+    }
+    read_jsonl(lines.join("\n").as_bytes(), "true.jsonl").expect("a well-formed history")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_real_counter_is_always_valid(s in steps()) {
+        let h = true_counter_history(&s);
+        let r = counter::check_counter(&h).unwrap();
+        prop_assert_eq!(r.valid, Validity::Valid, "{:?}", r);
+    }
+}
