@@ -269,3 +269,95 @@ fn junit_names_each_file_with_its_explanation_or_error() {
     );
     assert!(xml.contains("bad.jsonl:1: unknown type"), "{xml}");
 }
+
+/// The counter checker through the command line: a read below what was acknowledged is
+/// invalid (exit 1, the explanation on the terminal and in JSON and JUnit); the same
+/// history with a possible read is valid (exit 0).
+#[test]
+fn counter_model_judges_reads_against_the_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = |read: u64| {
+        [
+            r#"{"index":0,"type":"invoke","process":0,"f":"add","value":3}"#.to_string(),
+            r#"{"index":1,"type":"ok","process":0,"f":"add","value":3}"#.to_string(),
+            r#"{"index":2,"type":"invoke","process":1,"f":"read","value":null}"#.to_string(),
+            format!(r#"{{"index":3,"type":"ok","process":1,"f":"read","value":{read}}}"#),
+        ]
+        .join("\n")
+    };
+    let bad = write(dir.path(), "bad.jsonl", &history(1));
+    let good = write(dir.path(), "good.jsonl", &history(3));
+    let out = faultline(&["check", "--model", "counter", &bad]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("INVALID") && text.contains("read 1, lower than the sum"),
+        "{text}"
+    );
+    let xml = dir.path().join("junit.xml");
+    let out = faultline(&[
+        "check",
+        "--json",
+        "--model",
+        "counter",
+        "--junit",
+        xml.to_str().unwrap(),
+        &bad,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["model"], "counter");
+    assert_eq!(doc["errors"][0]["lower"], 3);
+    assert!(doc["explanation"].as_str().unwrap().contains("impossible"));
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        xml.contains(r#"<testcase name="counter""#) && xml.contains("1 of 1 reads are impossible"),
+        "{xml}"
+    );
+    let out = faultline(&["check", "--model", "counter", &good]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A negative add is bad input, named by file and line.
+    let neg = write(
+        dir.path(),
+        "neg.jsonl",
+        &history(3).replace("\"value\":3", "\"value\":-3"),
+    );
+    let out = faultline(&["check", "--model", "counter", &neg]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("neg.jsonl:1"), "{stderr}");
+}
+
+/// Bank histories are recognised by their transfers; `--bank-total` sets the total.
+#[test]
+fn bank_model_is_guessed_and_takes_a_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "bank.jsonl",
+        &[
+            r#"{"index":0,"type":"invoke","process":0,"f":"transfer","value":{"from":"a","to":"b","amount":3}}"#,
+            r#"{"index":1,"type":"ok","process":0,"f":"transfer","value":{"from":"a","to":"b","amount":3}}"#,
+            r#"{"index":2,"type":"invoke","process":1,"f":"read","value":null}"#,
+            r#"{"index":3,"type":"ok","process":1,"f":"read","value":{"a":7,"b":3}}"#,
+        ]
+        .join("\n"),
+    );
+    let out = faultline(&["check", "--json", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["model"].as_str(), doc["total_source"].as_str()),
+        (Some("bank"), Some("first-read"))
+    );
+    let out = faultline(&["check", "--bank-total", "11", &path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("sums to 10, not 11"), "{text}");
+}

@@ -11,3 +11,4 @@ pub mod verdict;
 pub use verdict::Validity;
 pub mod linear;
 pub mod model;
+pub mod simple;

@@ -301,6 +301,12 @@ fn explanation_text(w: &Value) -> String {
         s.push_str(r);
         s.push('\n');
     }
+    // The other simple checkers (counter, bank, unique-ids) explain in one sentence.
+    if s.is_empty() {
+        if let Some(e) = w["explanation"].as_str() {
+            s = format!("{e}\n");
+        }
+    }
     if s.is_empty() {
         s = serde_json::to_string_pretty(w).unwrap_or_default();
     }

@@ -152,14 +152,20 @@ pub const MODEL_NAMES: &[&str] = &[
     "mutex",
 ];
 
-/// Guesses the model from the operation names a history uses.
+/// Guesses the model from the operation names a history uses. Besides the linearizability
+/// models it may name two of the simple checkers (`crate::simple`): `bank` for transfers,
+/// `unique-ids` for generates. Counters (add and read) look like sets: name them.
 pub fn infer_model<'a>(fs: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
     let mut seen = std::collections::BTreeSet::new();
     for f in fs {
         seen.insert(f.to_string());
     }
     let has = |f: &str| seen.contains(f);
-    if has("get") || has("put") || has("append") {
+    if has("transfer") {
+        Some("bank")
+    } else if has("generate") {
+        Some("unique-ids")
+    } else if has("get") || has("put") || has("append") {
         Some("kv")
     } else if has("cas") || has("write") {
         Some("cas-register")
