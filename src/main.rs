@@ -7,6 +7,12 @@ mod commands;
 mod logging;
 
 fn main() -> ExitCode {
+    // `faultline check ... | head`: a closed pipe ends the process quietly, as it does
+    // any Unix tool, instead of a panic in println! (Rust ignores SIGPIPE by default).
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // The matches too: they say which options were typed, which `--suite` needs.
     let parsed = cli::Cli::command()
         .try_get_matches()
