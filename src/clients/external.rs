@@ -31,6 +31,9 @@ use crate::runner::{Client, ClientFactory, Completion, Invocation};
 pub const PROTOCOL_VERSION: u64 = 1;
 /// Longest line accepted from a client's stdout (a final set read is well below).
 pub const MAX_LINE: usize = 16 << 20;
+/// How long an error message waits for a dead client's stderr to be read to its end
+/// (a stderr still held open by a grandchild that escaped the kill is not waited for).
+const STDERR_DRAIN: Duration = Duration::from_millis(500);
 /// Longest stderr line kept whole; the rest of a longer line is cut.
 const MAX_STDERR_LINE: usize = 64 << 10;
 /// `clients.log` stops growing here (a chatty client must not fill the disk).
@@ -184,6 +187,7 @@ impl ExternalClients {
             process,
             label,
             last_stderr: Arc::new(Mutex::new(String::new())),
+            stderr_reader: None,
         };
         if let Some(out) = out {
             spawn_reader(out, tx, &client.label)?;
@@ -194,7 +198,13 @@ impl ExternalClients {
                 None => format!("[{node}] "),
             };
             let last = client.last_stderr.clone();
-            spawn_stderr(err, prefix, self.log.clone(), last, &client.label)?;
+            client.stderr_reader = Some(spawn_stderr(
+                err,
+                prefix,
+                self.log.clone(),
+                last,
+                &client.label,
+            )?);
         }
         let deadline = Instant::now() + self.ctx.open_timeout;
         let open = json!({
@@ -252,6 +262,8 @@ pub struct ExternalClient {
     process: Option<u64>,
     label: String,
     last_stderr: Arc<Mutex<String>>,
+    /// The stderr copier: finished once the client (and its group) is gone.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What the stdout reader saw.
@@ -384,6 +396,17 @@ impl ExternalClient {
                 format!("protocol error from {} during {during}: {what}", self.label)
             }
         };
+        // The client is reaped: its stderr has reached its end, or will as soon as the
+        // copier reads what is left. Its last words are what the message needs.
+        let drained = Instant::now() + STDERR_DRAIN;
+        while self
+            .stderr_reader
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
+            && Instant::now() < drained
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let last = self
             .last_stderr
             .lock()
@@ -591,7 +614,7 @@ fn spawn_stderr(
     log: Arc<ClientLog>,
     last: Arc<Mutex<String>>,
     label: &str,
-) -> Result<(), String> {
+) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
         .name("client-stderr".into())
         .spawn(move || {
@@ -615,7 +638,6 @@ fn spawn_stderr(
                 }
             }
         })
-        .map(drop)
         .map_err(|e| format!("{label}: cannot start its stderr reader: {e}"))
 }
 
