@@ -639,18 +639,25 @@ fn print_linear(o: &Outcome, r: &Report, as_json: bool) {
     }
 }
 
+/// A checker's JSON report with what every `--json` line says about its file.
+fn with_file_fields(mut doc: serde_json::Value, o: &Outcome) -> serde_json::Value {
+    if let Some(m) = doc.as_object_mut() {
+        m.insert("file".into(), json!(o.file));
+        m.insert("model".into(), json!(o.model));
+        m.insert("events".into(), json!(o.events));
+        m.insert("read_seconds".into(), json!(o.read_seconds));
+        m.insert("check_seconds".into(), json!(o.check_seconds));
+    }
+    doc
+}
+
 fn print_elle(o: &Outcome, r: &ElleReport, as_json: bool) {
     if as_json {
         let mut doc = serde_json::to_value(r).unwrap_or_else(|e| json!({"error": e.to_string()}));
         if let Some(m) = doc.as_object_mut() {
-            m.insert("file".into(), json!(o.file));
-            m.insert("model".into(), json!(o.model));
             m.insert("ops".into(), json!(r.txn_count));
-            m.insert("events".into(), json!(o.events));
-            m.insert("read_seconds".into(), json!(o.read_seconds));
-            m.insert("check_seconds".into(), json!(o.check_seconds));
         }
-        println!("{doc}");
+        println!("{}", with_file_fields(doc, o));
         return;
     }
     println!(
@@ -666,15 +673,7 @@ fn print_elle(o: &Outcome, r: &ElleReport, as_json: bool) {
 
 fn print_simple(o: &Outcome, r: &SimpleChecked, as_json: bool) {
     if as_json {
-        let mut doc = r.report.clone();
-        if let Some(m) = doc.as_object_mut() {
-            m.insert("file".into(), json!(o.file));
-            m.insert("model".into(), json!(o.model));
-            m.insert("events".into(), json!(o.events));
-            m.insert("read_seconds".into(), json!(o.read_seconds));
-            m.insert("check_seconds".into(), json!(o.check_seconds));
-        }
-        println!("{doc}");
+        println!("{}", with_file_fields(r.report.clone(), o));
         return;
     }
     println!(
