@@ -340,37 +340,34 @@ fn check_one(
             }
         }
     };
-    if model == "list-append" || model == "rw-register" {
+    // The transactional and the simple checkers: one pass, no progress display.
+    let t1 = Instant::now();
+    let quick = if model == "list-append" || model == "rw-register" {
         let opts = ElleOptions::for_model(consistency);
-        let t1 = Instant::now();
         let report = if model == "list-append" {
             elle::check_list_append(&history, &opts)
         } else {
             elle::check_rw_register(&history, &opts)
-        }
-        .map_err(|e| BadInput(e.to_string()))?;
-        let outcome = Outcome {
-            file,
-            model,
-            events: history.len(),
-            read_seconds,
-            check_seconds: t1.elapsed().as_secs_f64(),
-            report: Checked::Elle(Box::new(report)),
         };
-        write_report(a, &history, &outcome);
-        free_later(history);
-        return Ok(outcome);
-    }
-    let t1 = Instant::now();
-    if let Some(result) = check_simple(&model, &history, a.bank_total) {
-        let checked = result.map_err(|e| BadInput(e.to_string()))?;
+        Some(
+            report
+                .map(|r| Checked::Elle(Box::new(r)))
+                .map_err(|e| BadInput(e.to_string()))?,
+        )
+    } else {
+        check_simple(&model, &history, a.bank_total)
+            .map(|r| r.map(|c| Checked::Simple(Box::new(c))))
+            .transpose()
+            .map_err(|e| BadInput(e.to_string()))?
+    };
+    if let Some(report) = quick {
         let outcome = Outcome {
             file,
             model,
             events: history.len(),
             read_seconds,
             check_seconds: t1.elapsed().as_secs_f64(),
-            report: Checked::Simple(Box::new(checked)),
+            report,
         };
         write_report(a, &history, &outcome);
         free_later(history);
