@@ -87,6 +87,7 @@ pub fn simulate(cfg: &SimConfig) -> History {
     History {
         ops: sim.out,
         source: PathBuf::from(format!("sim:{:?}:seed={}", cfg.model, cfg.seed)),
+        completions_only: false,
     }
 }
 

@@ -145,6 +145,7 @@ impl Builder {
         History {
             ops: self.ops(),
             source: "generated".into(),
+            completions_only: false,
         }
     }
 }
@@ -294,6 +295,7 @@ pub fn list_append(opts: &GenOptions) -> History {
     History {
         ops: number(ops),
         source: "generated".into(),
+        completions_only: false,
     }
 }
 
@@ -347,7 +349,9 @@ impl Inject {
         match self {
             Inject::G0 => &["G0"],
             Inject::G1a => &["G1a"],
-            Inject::G1b => &["G1b"],
+            // The rest of the writer's appends follow what the reader saw: the reader
+            // also missed them (rw), a G-single with the wr edge, as Elle finds.
+            Inject::G1b => &["G-single", "G1b"],
             Inject::G1c => &["G1c"],
             Inject::GSingle => &["G-single"],
             Inject::GNonadjacent => &["G-nonadjacent"],
@@ -455,5 +459,6 @@ pub fn inject(h: &History, what: Inject, seed: u64) -> History {
     History {
         ops: number(ops),
         source: h.source.clone(),
+        completions_only: h.completions_only,
     }
 }

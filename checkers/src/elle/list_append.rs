@@ -2,6 +2,11 @@
 //! gives that key's version order (the order of its appends), and every other read must be
 //! a prefix of it. From there: non-cycle anomalies, and ww / wr / rw edges.
 //!
+//! As in Elle, the longest read's order is used even when other reads contradict it
+//! (duplicates, incompatible orders: those are reported, and the cycles they take part in
+//! are still found), and an append no read shows is placed after every element the longest
+//! read shows: that read is a prefix of the key's true order and the append is not in it.
+//!
 //! Work is linear in the size of the history plus the total length of reads (each read is
 //! compared with the longest once; elements of reads that are prefixes of the longest are
 //! not looked up again).
@@ -23,7 +28,8 @@ pub(crate) struct Writer {
     /// Whether it is the txn's last append to that key: only that one is visible to
     /// others at commit.
     pub is_final: bool,
-    /// Its position in the key's longest read, or `NONE`.
+    /// Its position in the key's version order (the longest read, each element counted
+    /// once), or `NONE` when no read shows it.
     pub pos: u32,
 }
 
@@ -39,9 +45,13 @@ pub(crate) struct ListAppend<'t> {
     t: &'t Txns,
     writers: FxHashMap<(KeyId, Val), Writer>,
     longest: Vec<Longest>,
-    /// Keys whose reads do not come from one order (incompatible, duplicates): no ww or
-    /// rw edge is inferred from them.
-    broken: Vec<bool>,
+    /// The version order of keys whose longest read repeats an element: that read with
+    /// each element kept at its first place. Other keys' order is their longest read.
+    deduped: FxHashMap<KeyId, Vec<Val>>,
+    /// Positions in the version order of elements no txn appended (garbage).
+    unwritten_pos: FxHashMap<(KeyId, Val), u32>,
+    /// Per key, the txns (not failed) with an append no read shows, each once.
+    unread: Vec<SmallVec<[u32; 2]>>,
 }
 
 /// For each micro-op of a txn, whether it is the last write to its key in the txn.
@@ -117,6 +127,7 @@ struct KeyState {
 pub(crate) fn analyze<'t>(
     t: &'t Txns,
     ctx: &Ctx<'_>,
+    own_appends_in_order: bool,
     f: &mut Findings,
     edges: &mut Edges,
 ) -> Result<ListAppend<'t>, ElleError> {
@@ -133,12 +144,16 @@ pub(crate) fn analyze<'t>(
             };
             nk
         ],
-        broken: vec![false; nk],
+        deduped: FxHashMap::default(),
+        unwritten_pos: FxHashMap::default(),
+        unread: vec![SmallVec::new(); nk],
     };
-    la.find_longest();
+    la.find_longest(own_appends_in_order);
     let (first_failed, first_garbage) = la.scan_orders(ctx, f);
+    la.find_unread();
     la.check_reads(ctx, f, &first_failed, &first_garbage);
     la.check_txns(ctx, f);
+    la.future_reads(ctx, f);
     la.read_edges(edges);
     la.ww_edges(edges);
     Ok(la)
@@ -152,6 +167,81 @@ impl<'t> ListAppend<'t> {
     fn longest_list(&self, k: KeyId) -> &'t [Val] {
         let l = self.longest[k as usize];
         self.t.list(l.start, l.len)
+    }
+
+    /// Key `k`'s version order: its longest read, each element once.
+    fn order(&self, k: KeyId) -> &[Val] {
+        match self.deduped.get(&k) {
+            Some(d) => d,
+            None => self.longest_list(k),
+        }
+    }
+
+    /// Where element `e` sits in key `k`'s version order, if it is there.
+    fn position(&self, k: KeyId, e: Val) -> Option<u32> {
+        match self.writers.get(&(k, e)) {
+            Some(w) if w.pos != NONE => Some(w.pos),
+            Some(_) => None,
+            None => self.unwritten_pos.get(&(k, e)).copied(),
+        }
+    }
+
+    /// The txns whose appends directly follow a read of key `k` whose view ends in
+    /// `last` (`None`: the empty list), in the version order: the writer of the next
+    /// element, or, for a read of the whole order, every txn with an append no read
+    /// shows. Failed txns are left out.
+    fn next_writers(&self, k: KeyId, last: Option<Val>, mut visit: impl FnMut(u32)) {
+        let order = self.order(k);
+        let next = match last {
+            None => 0,
+            Some(e) => match self.position(k, e) {
+                Some(p) => p as usize + 1,
+                None => return,
+            },
+        };
+        match order.get(next) {
+            Some(n) => {
+                if let Some(w) = self.writers.get(&(k, *n)) {
+                    if !self.failed(w.txn) {
+                        visit(w.txn);
+                    }
+                }
+            }
+            None => self.unread[k as usize].iter().for_each(|&t| visit(t)),
+        }
+    }
+
+    /// Txn `txn`'s first append to `key` that no read shows.
+    fn unread_append(&self, txn: u32, key: KeyId) -> Option<Val> {
+        self.t
+            .mops_of(&self.t.txns[txn as usize])
+            .iter()
+            .find_map(|m| match *m {
+                Mop::Write { key: k, value }
+                    if k == key && self.writers.get(&(k, value))?.pos == NONE =>
+                {
+                    Some(value)
+                }
+                _ => None,
+            })
+    }
+
+    /// Txns that appended to a key and whose append no read shows.
+    fn find_unread(&mut self) {
+        for (i, tx) in self.t.txns.iter().enumerate() {
+            if tx.is_failed() {
+                continue;
+            }
+            for m in self.t.mops_of(tx) {
+                let Mop::Write { key, value } = *m else {
+                    continue;
+                };
+                let unread = &mut self.unread[key as usize];
+                if self.writers[&(key, value)].pos == NONE && unread.last() != Some(&(i as u32)) {
+                    unread.push(i as u32);
+                }
+            }
+        }
     }
 
     /// The part of a read by txn `i` of key `k` that shows committed state: a read after
@@ -169,6 +259,11 @@ impl<'t> ListAppend<'t> {
 
     /// Calls `visit(txn, key, start, view length)` for each list read of each ok txn.
     fn for_each_read(&self, mut visit: impl FnMut(u32, KeyId, u32, u32)) {
+        self.for_each_read_in_full(|i, key, start, view, _| visit(i, key, start, view));
+    }
+
+    /// As `for_each_read`, with the read's whole length last.
+    fn for_each_read_in_full(&self, mut visit: impl FnMut(u32, KeyId, u32, u32, u32)) {
         let mut appended: SmallVec<[KeyId; 8]> = SmallVec::new();
         for (i, tx) in self.t.txns.iter().enumerate() {
             if !tx.is_ok() {
@@ -188,7 +283,7 @@ impl<'t> ListAppend<'t> {
                     } => {
                         let r = self.t.list(start, len);
                         let n = self.view_len(i as u32, key, r, appended.contains(&key));
-                        visit(i as u32, key, start, n);
+                        visit(i as u32, key, start, n, len);
                     }
                     Mop::Read { .. } => {}
                 }
@@ -235,7 +330,18 @@ impl<'t> ListAppend<'t> {
             .unwrap_or(start)
     }
 
-    fn find_longest(&mut self) {
+    /// Each key's longest read, as seen by others: a read's own appends at its end are
+    /// left out (they sit wherever the store put them on commit).
+    ///
+    /// With `own_appends_in_order`, a read that shows the whole of that order and then
+    /// its txn's own appends also places those appends, as Elle does with every read:
+    /// when exactly one txn did so for a key, its appends come next in the order. That
+    /// is only safe when the model asked for forbids G-single: if another committed
+    /// append came between, the reader missed it and overwrote it (rw one way, ww the
+    /// other), a G-single, so the history is invalid whichever order is taken. Under
+    /// weaker models (read committed lets a txn append on a stale read), the inference
+    /// could invent a cycle, so it is not made.
+    fn find_longest(&mut self, own_appends_in_order: bool) {
         let mut longest = std::mem::take(&mut self.longest);
         self.for_each_read(|i, key, start, len| {
             let l = &mut longest[key as usize];
@@ -243,6 +349,43 @@ impl<'t> ListAppend<'t> {
                 *l = Longest { txn: i, start, len };
             }
         });
+        if own_appends_in_order {
+            // Per key: the one txn whose read extends the order with its own appends,
+            // `Some(None)` once two txns did.
+            let mut ext: Vec<Option<Option<Longest>>> = vec![None; longest.len()];
+            self.for_each_read_in_full(|i, key, start, view, full| {
+                let l = longest[key as usize];
+                if full == view || view != l.len || l.txn == NONE {
+                    return;
+                }
+                if self.t.list(start, view) != self.t.list(l.start, l.len) {
+                    return;
+                }
+                let e = &mut ext[key as usize];
+                *e = match *e {
+                    None => Some(Some(Longest {
+                        txn: i,
+                        start,
+                        len: full,
+                    })),
+                    Some(Some(c)) if c.txn == i => Some(Some(if full > c.len {
+                        Longest {
+                            txn: i,
+                            start,
+                            len: full,
+                        }
+                    } else {
+                        c
+                    })),
+                    _ => Some(None),
+                };
+            });
+            for (k, e) in ext.into_iter().enumerate() {
+                if let Some(Some(c)) = e {
+                    longest[k] = c;
+                }
+            }
+        }
         self.longest = longest;
     }
 
@@ -262,18 +405,23 @@ impl<'t> ListAppend<'t> {
             seen.clear();
             let mut dups: Vec<Val> = Vec::new();
             let mut dirty = false;
+            // Position in the order of distinct elements; `i` counts the read's elements.
+            let mut distinct = 0u32;
             for (i, &e) in list.iter().enumerate() {
                 if !seen.insert(e) {
                     dups.push(e);
                     continue;
                 }
+                let pos = distinct;
+                distinct += 1;
                 let Some(w) = self.writers.get_mut(&(k, e)) else {
+                    self.unwritten_pos.insert((k, e), pos);
                     if first_garbage[k as usize] == NONE {
                         first_garbage[k as usize] = i as u32;
                     }
                     continue;
                 };
-                w.pos = i as u32;
+                w.pos = pos;
                 let w = *w;
                 let ff = first_failed[k as usize];
                 if self.failed(w.txn) {
@@ -306,7 +454,9 @@ impl<'t> ListAppend<'t> {
                 }
             }
             if !dups.is_empty() {
-                self.broken[k as usize] = true;
+                let mut once = FxHashSet::default();
+                let order: Vec<Val> = list.iter().copied().filter(|e| once.insert(*e)).collect();
+                self.deduped.insert(k, order);
                 let reader = self.longest[k as usize].txn;
                 f.add("duplicate-elements", || {
                     ctx.anomaly(
@@ -339,12 +489,10 @@ impl<'t> ListAppend<'t> {
         first_garbage: &[u32],
     ) {
         let mut incompatible_reported = vec![false; self.t.keys.len()];
-        let mut broken = std::mem::take(&mut self.broken);
         self.for_each_read(|i, k, start, len| {
             let r = self.t.list(start, len);
             let longest = self.longest_list(k);
             if longest.len() < r.len() || longest[..r.len()] != *r {
-                broken[k as usize] = true;
                 if !incompatible_reported[k as usize] {
                     incompatible_reported[k as usize] = true;
                     let other = self.longest[k as usize].txn;
@@ -381,7 +529,6 @@ impl<'t> ListAppend<'t> {
                 self.intermediate_read(ctx, f, i, k, r, e);
             }
         });
-        self.broken = broken;
     }
 
     /// A read that is not a prefix of the version order: look at each of its elements.
@@ -562,6 +709,56 @@ impl<'t> ListAppend<'t> {
         self.lost_updates(ctx, f, updates);
     }
 
+    /// A read that shows an element its own txn appends only later: the txn saw its own
+    /// future (Elle's future-read; it implies G1c).
+    fn future_reads(&self, ctx: &Ctx<'_>, f: &mut Findings) {
+        for (i, tx) in self.t.txns.iter().enumerate() {
+            if !tx.is_ok() {
+                continue;
+            }
+            let mops = self.t.mops_of(tx);
+            'reads: for (j, m) in mops.iter().enumerate() {
+                let Mop::Read {
+                    key,
+                    value: ReadVal::List { start, len },
+                } = *m
+                else {
+                    continue;
+                };
+                let r = self.t.list(start, len);
+                for (later, w) in mops.iter().enumerate().skip(j + 1) {
+                    let Mop::Write { key: k, value } = *w else {
+                        continue;
+                    };
+                    if k != key || !r.contains(&value) {
+                        continue;
+                    }
+                    let i = i as u32;
+                    f.add("future-read", || {
+                        ctx.anomaly(
+                            "future-read",
+                            &[i],
+                            Some(key),
+                            Some(value),
+                            format!(
+                                "{} read key {} = {} (micro-op {j}), which includes {}, but the \
+                                 txn itself appends {} to key {} only later (micro-op {later}): \
+                                 it observed its own future write",
+                                ctx.describe(i),
+                                self.t.show_key(key),
+                                ctx.show_list(r),
+                                self.t.show(value),
+                                self.t.show(value),
+                                self.t.show_key(key),
+                            ),
+                        )
+                    });
+                    break 'reads;
+                }
+            }
+        }
+    }
+
     fn check_internal(&self, ctx: &Ctx<'_>, f: &mut Findings, i: u32, s: &KeyState, r: &[Val]) {
         let consistent = match s.read {
             Some((start, len)) => {
@@ -603,8 +800,10 @@ impl<'t> ListAppend<'t> {
     }
 
     /// What a read shows of others: the writer of the last element of its view came
-    /// before (wr), the writer of the next element in the version order came after (rw).
-    /// The view of a read after the txn's own appends is the state they were added to.
+    /// before (wr), the writers of what follows that element in the version order came
+    /// after (rw): the next element's, or for a read of the whole order, those of the
+    /// appends no read shows. The view of a read after the txn's own appends is the state
+    /// they were added to.
     fn read_edges(&self, edges: &mut Edges) {
         self.for_each_read(|i, k, start, len| {
             let r = self.t.list(start, len);
@@ -615,26 +814,15 @@ impl<'t> ListAppend<'t> {
                     }
                 }
             }
-            if self.broken[k as usize] {
-                return;
-            }
-            if let Some(next) = self.longest_list(k).get(r.len()) {
-                if let Some(w) = self.writers.get(&(k, *next)) {
-                    if !self.failed(w.txn) {
-                        edges.add(i, w.txn, rel::RW);
-                    }
-                }
-            }
+            self.next_writers(k, r.last().copied(), |w| edges.add(i, w, rel::RW));
         });
     }
 
-    /// Consecutive elements of a version order: the earlier's writer came first.
+    /// Consecutive elements of a version order: the earlier's writer came first; the
+    /// writer of its last element came before every append no read shows.
     fn ww_edges(&self, edges: &mut Edges) {
         for k in 0..self.t.keys.len() as KeyId {
-            if self.broken[k as usize] {
-                continue;
-            }
-            let list = self.longest_list(k);
+            let list = self.order(k);
             let mut prev: Option<u32> = None;
             for e in list {
                 let w = match self.writers.get(&(k, *e)) {
@@ -648,6 +836,11 @@ impl<'t> ListAppend<'t> {
                     edges.add(p, w, rel::WW);
                 }
                 prev = Some(w);
+            }
+            if let Some(p) = prev {
+                for &u in &self.unread[k as usize] {
+                    edges.add(p, u, rel::WW);
+                }
             }
         }
     }
@@ -701,22 +894,42 @@ impl Witness for ListAppend<'_> {
                     return None;
                 };
                 let w = self.writers.get(&(key, value))?;
-                let list = self.longest_list(key);
-                let next = *list.get(w.pos.checked_add(1)? as usize)?;
-                (self.writers.get(&(key, next))?.txn == b).then(|| {
-                    (
-                        key,
-                        next,
-                        format!(
-                            "{bn} appended {} right after {an} appended {} to key {} (key {} was read as {})",
-                            show(next),
-                            show(value),
-                            self.t.show_key(key),
-                            self.t.show_key(key),
-                            self.t.show_list(&list[..(w.pos as usize + 2).min(list.len())]),
-                        ),
-                    )
-                })
+                if w.pos == NONE {
+                    return None;
+                }
+                let list = self.order(key);
+                let shown = self.t.show_list(&list[..(w.pos as usize + 2).min(list.len())]);
+                match list.get(w.pos as usize + 1) {
+                    Some(&next) => (self.writers.get(&(key, next))?.txn == b).then(|| {
+                        (
+                            key,
+                            next,
+                            format!(
+                                "{bn} appended {} right after {an} appended {} to key {} (key {} was read as {shown})",
+                                show(next),
+                                show(value),
+                                self.t.show_key(key),
+                                self.t.show_key(key),
+                            ),
+                        )
+                    }),
+                    None => self.unread_append(b, key).map(|u| {
+                        (
+                            key,
+                            u,
+                            format!(
+                                "{bn} appended {} to key {}, which no read shows, so after every \
+                                 element read, and {an}'s append of {} is the last of those \
+                                 (key {} was read as {})",
+                                show(u),
+                                self.t.show_key(key),
+                                show(value),
+                                self.t.show_key(key),
+                                self.t.show_list(list),
+                            ),
+                        )
+                    }),
+                }
             }),
             rel::WR => self.views_of(b).into_iter().find_map(|(key, start, len)| {
                 let list = self.t.list(start, len);
@@ -735,29 +948,46 @@ impl Witness for ListAppend<'_> {
                 })
             }),
             rel::RW => self.views_of(a).into_iter().find_map(|(key, start, len)| {
-                if self.broken[key as usize] {
-                    return None;
+                let read = self.t.list(start, len);
+                let next = match read.last() {
+                    None => 0,
+                    Some(&e) => self.position(key, e)? as usize + 1,
+                };
+                let own = if start + len < self.end_of_read(a, key, start) {
+                    " (before its own appends)"
+                } else {
+                    ""
+                };
+                match self.order(key).get(next) {
+                    Some(&n) => (self.writers.get(&(key, n))?.txn == b).then(|| {
+                        (
+                            key,
+                            n,
+                            format!(
+                                "{an} read key {} = {}{own}, which did not yet include {bn}'s \
+                                 append of {}, the next element in key {}'s version order",
+                                self.t.show_key(key),
+                                self.t.show_list(read),
+                                show(n),
+                                self.t.show_key(key),
+                            ),
+                        )
+                    }),
+                    None => self.unread_append(b, key).map(|u| {
+                        (
+                            key,
+                            u,
+                            format!(
+                                "{an} read key {} = {}{own}, which did not include {bn}'s \
+                                 append of {}; no read shows that append, so it came after \
+                                 every element read",
+                                self.t.show_key(key),
+                                self.t.show_list(read),
+                                show(u),
+                            ),
+                        )
+                    }),
                 }
-                let next = *self.longest_list(key).get(len as usize)?;
-                (self.writers.get(&(key, next))?.txn == b).then(|| {
-                    let own = if start + len < self.end_of_read(a, key, start) {
-                        " (before its own appends)"
-                    } else {
-                        ""
-                    };
-                    (
-                        key,
-                        next,
-                        format!(
-                            "{an} read key {} = {}{own}, which did not yet include {bn}'s append \
-                             of {}, the next element in key {}'s version order",
-                            self.t.show_key(key),
-                            self.t.show_list(self.t.list(start, len)),
-                            show(next),
-                            self.t.show_key(key),
-                        ),
-                    )
-                })
             }),
             _ => None,
         }

@@ -207,6 +207,8 @@ fn implies_anomalies(anomaly: &str) -> Vec<String> {
             "G1a" | "G1b" => &["G1"],
             // Both mean some read saw state no committed history produces.
             "incompatible-order" | "dirty-update" => &["G1a"],
+            // Seeing one's own later write: as Elle, a cycle of the txn with itself.
+            "future-read" => &["G1c"],
             // Bailis: lost update is an item anti-dependency cycle.
             "lost-update" => &["G2-item"],
             _ => &[],

@@ -26,6 +26,21 @@ fn types(r: &ElleReport) -> Vec<&str> {
     r.anomaly_types.iter().map(String::as_str).collect()
 }
 
+/// The anomaly types apart from `empty-transaction-graph`, which must be there exactly
+/// when no edge was inferred (as Elle: a two-txn G1a history has no edge, the failed
+/// writer being no node of the graph).
+fn types_of_data(r: &ElleReport) -> Vec<&str> {
+    let empty = r
+        .anomaly_types
+        .iter()
+        .any(|t| t == "empty-transaction-graph");
+    assert_eq!(empty, r.edge_count == 0, "{}", r.to_text());
+    types(r)
+        .into_iter()
+        .filter(|t| *t != "empty-transaction-graph")
+        .collect()
+}
+
 fn sorted<'a>(xs: &[&'a str]) -> Vec<&'a str> {
     let mut v = xs.to_vec();
     v.sort_unstable();
@@ -45,7 +60,7 @@ fn elle_every_hand_written_list_append_anomaly_is_found_exactly() {
     for what in Inject::ALL {
         let r = la(&hand(what), ConsistencyModel::Serializable);
         assert_eq!(
-            types(&r),
+            types_of_data(&r),
             sorted(what.expected()),
             "{what:?}\n{}",
             r.to_text()
@@ -129,11 +144,11 @@ fn elle_weaker_models_allow_what_they_allow() {
     let h = hand(Inject::G2Item);
     assert_eq!(
         la(&h, ConsistencyModel::ReadCommitted).valid,
-        Validity::Unknown
+        Validity::Valid
     );
     assert_eq!(
         la(&h, ConsistencyModel::SnapshotIsolation).valid,
-        Validity::Unknown
+        Validity::Valid
     );
     assert_eq!(
         la(&h, ConsistencyModel::RepeatableRead).valid,
@@ -148,7 +163,7 @@ fn elle_weaker_models_allow_what_they_allow() {
     let h = hand(Inject::GSingle);
     assert_eq!(
         la(&h, ConsistencyModel::ReadCommitted).valid,
-        Validity::Unknown
+        Validity::Valid
     );
     assert_eq!(
         la(&h, ConsistencyModel::SnapshotIsolation).valid,
@@ -283,7 +298,7 @@ fn elle_rw_register_anomalies() {
     for (txns, wfr, want) in cases {
         let h = Builder::new().concurrent(&txns).history();
         let r = rw(&h, S, wfr);
-        assert_eq!(types(&r), want, "{txns:?}\n{}", r.to_text());
+        assert_eq!(types_of_data(&r), want, "{txns:?}\n{}", r.to_text());
     }
 }
 
@@ -417,7 +432,7 @@ fn elle_read_of_own_appends_on_a_stale_base() {
     assert_eq!(types(&r), ["G-single"], "{}", r.to_text());
     assert_eq!(
         la(&h, ConsistencyModel::ReadCommitted).valid,
-        Validity::Unknown
+        Validity::Valid
     );
 }
 
@@ -439,7 +454,7 @@ fn elle_stale_snapshot_store_shows_lost_updates_and_write_skew() {
         r.anomaly_types
     );
     let r = la(&h, ConsistencyModel::ReadCommitted);
-    assert_eq!(r.valid, Validity::Unknown, "{}", r.to_text());
+    assert_eq!(r.valid, Validity::Valid, "{}", r.to_text());
     assert!(
         r.not.contains(&ConsistencyModel::CursorStability),
         "{:?}",

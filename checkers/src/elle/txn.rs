@@ -109,6 +109,9 @@ pub(crate) struct Txns {
     pub source: PathBuf,
     /// Client operations that are not `txn`s, left out of the analysis.
     pub skipped: usize,
+    /// The history had completions only: when each txn was invoked is unknown, so there
+    /// is no real-time order.
+    pub completions_only: bool,
     key_ids: FxHashMap<Val, KeyId>,
     string_ids: FxHashMap<Arc<str>, u32>,
 }
@@ -118,6 +121,7 @@ impl Txns {
         let ops = h.operations();
         let mut t = Txns {
             source: h.source.clone(),
+            completions_only: h.completions_only,
             ..Txns::default()
         };
         t.txns.reserve(ops.len());

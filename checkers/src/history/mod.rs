@@ -79,6 +79,10 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Where it was read from, for messages.
     pub source: PathBuf,
+    /// The history holds completions only, no invocations (Elle's tests and histories
+    /// cut down by hand look like that): each completion is an operation of its own whose
+    /// invocation time is unknown. Only checkers that need no real-time order accept it.
+    pub completions_only: bool,
 }
 
 impl History {
@@ -96,7 +100,11 @@ impl History {
             checker.check(&op, kept.len())?;
             kept.push(op);
         }
-        Ok(History { ops: kept, source })
+        Ok(History {
+            ops: kept,
+            source,
+            completions_only: false,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -110,7 +118,23 @@ impl History {
     /// Every client operation: invocations paired with their completions, in invocation
     /// order. An invocation never completed counts as `info`. Nemesis events are left out.
     pub fn operations(&self) -> Vec<Operation> {
-        pairing::pair(&self.ops)
+        pairing::pair(&self.ops, self.completions_only)
+    }
+
+    /// Refuses a history of completions only for a checker (`what`) that needs to know
+    /// when operations were invoked: any verdict it gave would rest on made-up times.
+    pub fn require_invocations(&self, what: &str) -> Result<(), HistoryError> {
+        if self.completions_only {
+            return Err(HistoryError::Whole {
+                file: self.source.clone(),
+                message: format!(
+                    "the history has completions only, no invocations; {what} needs to know \
+                     when each operation was invoked (the transactional checkers, list-append \
+                     and rw-register, accept such histories)"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Events of named processes (the nemesis), kept for reports.

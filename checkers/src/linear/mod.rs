@@ -34,6 +34,8 @@ pub enum LinError {
     },
     #[error("{file}: the history has {events} events; at most {max} can be checked", max = u32::MAX)]
     TooLong { file: PathBuf, events: usize },
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
 }
 
 /// Limits of a check. All optional; a check without limits runs until it decides.
@@ -159,6 +161,8 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
             events: history.ops.len(),
         });
     }
+    // Linearizability is about real time: without invocations there is none.
+    history.require_invocations("linearizability checking")?;
     let operations = history.operations();
     let groups = problem::split_by_key(&operations);
     let problems = groups

@@ -77,6 +77,8 @@ fn amount(history: &History, i: usize) -> Result<i128, HistoryError> {
 }
 
 pub fn check_counter(history: &History) -> Result<CounterReport, HistoryError> {
+    // The bounds of a read are the adds acknowledged before it was invoked.
+    history.require_invocations("the counter checker")?;
     // Each event's role, from the paired operations: the sweep below then needs one pass.
     #[derive(Clone, Copy)]
     enum Role {
