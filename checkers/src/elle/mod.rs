@@ -55,6 +55,16 @@ pub struct ElleOptions {
     /// that key (Elle's `:wfr-keys?`). Sound for databases that never install a write
     /// under an older version than the one its txn read; off by default as in Elle.
     pub wfr_keys: bool,
+    /// rw-register only: assume each key is sequentially consistent, so each process
+    /// sees its versions in order (Elle's `:sequential-keys?`).
+    pub sequential_keys: bool,
+    /// rw-register only: assume each key is linearizable, so versions follow real time
+    /// (Elle's `:linearizable-keys?`).
+    pub linearizable_keys: bool,
+    /// rw-register only: a read of a value no txn wrote is no anomaly, as in Elle (the
+    /// database was loaded before the test). Off by default: with unique writes and a
+    /// nil initial state such a read is corruption (`garbage-read`).
+    pub allow_unwritten_reads: bool,
 }
 
 impl Default for ElleOptions {
@@ -67,6 +77,9 @@ impl Default for ElleOptions {
             max_anomalies_per_type: 16,
             max_search_steps: 50_000_000,
             wfr_keys: false,
+            sequential_keys: false,
+            linearizable_keys: false,
+            allow_unwritten_reads: false,
         }
     }
 }
@@ -113,7 +126,13 @@ pub fn check_rw_register(h: &History, opts: &ElleOptions) -> Result<ElleReport, 
     };
     let mut f = Findings::new(opts.max_anomalies_per_type);
     let mut edges = Edges::default();
-    let rw = rw_register::analyze(&t, &ctx, opts.wfr_keys, &mut f, &mut edges)?;
+    let inference = rw_register::Inference {
+        wfr: opts.wfr_keys,
+        sequential: opts.sequential_keys,
+        linearizable: opts.linearizable_keys,
+        unwritten_reads: opts.allow_unwritten_reads,
+    };
+    let rw = rw_register::analyze(&t, &ctx, inference, &mut f, &mut edges)?;
     let truncated = rw.truncated;
     Ok(finish(&ctx, &rw, f, edges, opts, truncated))
 }

@@ -46,6 +46,7 @@ use std::path::Path;
 /// - `:index` with gaps (a history filtered by hand): kept as is, and must increase.
 ///   When no op has an `:index`, events are numbered from 0 in file order; when some do,
 ///   all must.
+///
 /// Independent (keyed) histories are recognised and split into `key` and `value`; see
 /// `split_independent` for the rule. `line` of each op is the line its form starts on.
 pub fn read_edn(text: &str, path: &Path) -> Result<History, HistoryError> {
