@@ -152,6 +152,8 @@ pub(crate) fn analyze<'t>(
     let (first_failed, first_garbage) = la.scan_orders(ctx, f);
     la.find_unread();
     la.check_reads(ctx, f, &first_failed, &first_garbage);
+    la.own_tail_duplicates(ctx, f);
+    la.appends_out_of_order(ctx, f);
     la.check_txns(ctx, f);
     la.future_reads(ctx, f);
     la.read_edges(edges);
@@ -527,6 +529,99 @@ impl<'t> ListAppend<'t> {
             }
             if let Some(&e) = r.last() {
                 self.intermediate_read(ctx, f, i, k, r, e);
+            }
+        });
+    }
+
+    /// A txn's appends to a key sit in the version order in the order it made them, and
+    /// none is missing before one that is there; otherwise no serial execution gives
+    /// the order read. Stricter than Elle, which draws no edge between one txn's appends
+    /// and so misses a txn's own appends read swapped.
+    fn appends_out_of_order(&self, ctx: &Ctx<'_>, f: &mut Findings) {
+        let mut last: SmallVec<[(KeyId, u32, Val); 8]> = SmallVec::new();
+        for (i, tx) in self.t.txns.iter().enumerate() {
+            if tx.is_failed() {
+                continue;
+            }
+            last.clear();
+            for m in self.t.mops_of(tx) {
+                let Mop::Write { key, value } = *m else {
+                    continue;
+                };
+                let pos = self.writers[&(key, value)].pos;
+                let prev = last.iter().position(|x| x.0 == key);
+                let bad = match prev.map(|j| last[j]) {
+                    Some((_, p, before)) if pos != NONE && (p == NONE || pos < p) => {
+                        Some((before, p == NONE))
+                    }
+                    _ => None,
+                };
+                match prev {
+                    Some(j) => last[j] = (key, pos, value),
+                    None => last.push((key, pos, value)),
+                }
+                let Some((before, missing)) = bad else {
+                    continue;
+                };
+                let i = i as u32;
+                let order = self.order(key);
+                f.add("incompatible-order", || {
+                    let how = if missing {
+                        "no read shows the earlier one, though reads show the later"
+                    } else {
+                        "the longest read has them the other way round"
+                    };
+                    ctx.anomaly(
+                        "incompatible-order",
+                        &[i],
+                        Some(key),
+                        Some(value),
+                        format!(
+                            "{} appended {} and then {} to key {}, but {how} (key {} was \
+                             read as {}): no order of whole transactions gives that",
+                            ctx.describe(i),
+                            self.t.show(before),
+                            self.t.show(value),
+                            self.t.show_key(key),
+                            self.t.show_key(key),
+                            ctx.show_list(order),
+                        ),
+                    )
+                });
+            }
+        }
+    }
+
+    /// The own appends that end a read are left out of its view; one of them that is
+    /// also in the view, or twice in the tail, is a duplicate all the same.
+    fn own_tail_duplicates(&self, ctx: &Ctx<'_>, f: &mut Findings) {
+        self.for_each_read_in_full(|i, k, start, view, full| {
+            if full == view {
+                return;
+            }
+            let r = self.t.list(start, full);
+            let (seen, tail) = r.split_at(view as usize);
+            let dup = tail
+                .iter()
+                .enumerate()
+                .find(|(j, e)| seen.contains(e) || tail[..*j].contains(e))
+                .map(|(_, e)| *e);
+            if let Some(e) = dup {
+                f.add("duplicate-elements", || {
+                    ctx.anomaly(
+                        "duplicate-elements",
+                        &[i],
+                        Some(k),
+                        Some(e),
+                        format!(
+                            "{} read key {} = {}, in which {} appears more than once",
+                            ctx.describe(i),
+                            self.t.show_key(k),
+                            ctx.show_list(r),
+                            self.t.show(e),
+                        ),
+                    )
+                });
             }
         });
     }
