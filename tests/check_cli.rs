@@ -390,3 +390,243 @@ fn a_closed_pipe_ends_the_check_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+/// A history of our own in the shape of Knossos' multi-register example (EDN, `:txn`
+/// ops of `[:read k v]` / `[:write k v]` micro-ops, registers that start at 0).
+const MULTI_REGISTER_EDN: &str = "\
+; x and y start at 0
+[{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 0}
+{:type :invoke, :f :txn, :value [[:write :y 2]], :process 1}
+{:type :ok, :f :txn, :value [[:read :x 0] [:read :y 0]], :process 0}
+{:type :invoke, :f :txn, :value [[:write :x 2]], :process 2}
+{:type :ok, :f :txn, :value [[:write :y 2]], :process 1}
+{:type :info, :f :txn, :value [[:write :x 2]], :process 2}
+{:type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]], :process 0}
+{:type :ok, :f :txn, :value [[:read :x 2] [:read :y 2]], :process 0}]
+";
+
+#[test]
+fn multi_register_histories_check_from_an_initial_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "multi.edn", MULTI_REGISTER_EDN);
+    let zero = r#"{"x":0,"y":0}"#;
+    for args in [
+        vec![
+            "check",
+            "--model",
+            "multi-register",
+            "--initial-value",
+            zero,
+            &path,
+        ],
+        // Guessed from the micro-ops.
+        vec!["check", "--initial-value", zero, &path],
+    ] {
+        let out = faultline(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}");
+        assert!(
+            stdout.contains("valid  (multi-register, 4 operations"),
+            "{stdout}"
+        );
+    }
+    // Unset registers cannot be read as 0.
+    let out = faultline(&["check", "--model", "multi-register", &path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("can't read x 0 (micro-op 0): x holds null"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn initial_values_that_do_not_fit_exit_254_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let multi = write(dir.path(), "multi.edn", MULTI_REGISTER_EDN);
+    let reg = write(
+        dir.path(),
+        "reg.jsonl",
+        "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n\
+         {\"index\":1,\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":0}\n",
+    );
+    let set = write(
+        dir.path(),
+        "set.jsonl",
+        "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":1}\n\
+         {\"index\":1,\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n",
+    );
+    for (args, needle) in [
+        (
+            vec!["--model", "multi-register", "--initial-value", "0", &multi],
+            "object of keys",
+        ),
+        (vec!["--initial-value", "[1]", &multi], "object of keys"),
+        (vec!["--initial-value", "{x", &multi], "not JSON"),
+        (
+            vec!["--model", "kv", "--initial-value", r#"{"a":"b"}"#, &reg],
+            "one string",
+        ),
+        (vec!["--initial-value", "1", &set], "not set"),
+        (
+            vec!["--model", "list-append", "--initial-value", "1", &multi],
+            "not list-append",
+        ),
+    ] {
+        let out = faultline(&[&["check"], &args[..]].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
+        assert!(stderr.contains("--initial-value"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected {needle:?} in {stderr}"
+        );
+    }
+    // A register starts wherever it is told to.
+    let out = faultline(&[
+        "check",
+        "--model",
+        "cas-register",
+        "--initial-value",
+        "0",
+        &reg,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = faultline(&["check", "--model", "cas-register", &reg]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_guessed_model_that_cannot_read_the_history_says_how_to_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // An append makes the guess list-append, which has no "read" micro-op.
+    let path = write(
+        dir.path(),
+        "mixed.edn",
+        "{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n\
+         {:type :ok, :f :txn, :value [[:append :x 1]], :process 0}\n\
+         {:type :invoke, :f :txn, :value [[:read :x nil]], :process 1}\n\
+         {:type :ok, :f :txn, :value [[:read :x 1]], :process 1}\n",
+    );
+    let out = faultline(&["check", &path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("unknown micro-op \"read\""), "{stderr}");
+    assert!(stderr.contains("was guessed"), "{stderr}");
+    assert!(stderr.contains("--model multi-register"), "{stderr}");
+    // Named explicitly, the model is not a guess and the message stays short.
+    let out = faultline(&["check", "--model", "list-append", &path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(!stderr.contains("was guessed"), "{stderr}");
+}
+
+/// Our own history in the shape of Elle's published `si-without-g-single.edn`: sparse
+/// indices, comments, and a G2-item cycle that snapshot isolation allows.
+#[test]
+fn elle_shaped_edn_is_judged_against_the_model_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "write-skew.edn",
+        "; two txns each read what the other writes, and miss it\n\
+         {:index 10, :type :invoke, :process 1, :f :txn, :value [[:r 5 nil] [:append 6 1]]}\n\
+         {:index 11, :type :invoke, :process 2, :f :txn, :value [[:r 6 nil] [:append 5 1]]}\n\
+         {:index 20, :type :ok, :process 1, :f :txn, :value [[:r 5 []] [:append 6 1]]}\n\
+         {:index 21, :type :ok, :process 2, :f :txn, :value [[:r 6 []] [:append 5 1]]}\n\
+         {:index 30, :type :invoke, :process 1, :f :txn, :value [[:r 5 nil] [:r 6 nil]]}\n\
+         {:index 31, :type :ok, :process 1, :f :txn, :value [[:r 5 [1]] [:r 6 [1]]]}\n",
+    );
+    let out = faultline(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-model",
+        "repeatable-read",
+        &f,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("G2-item"), "{text}");
+    let out = faultline(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-model",
+        "snapshot-isolation",
+        &f,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// rw-register's version-order assumptions, as Elle's options: without them a process
+/// reading a key back to an older value is no anomaly; with --sequential-keys it is.
+#[test]
+fn rw_register_inference_options_reach_the_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "rw.edn",
+        "{:process 0, :type :ok, :value [[:w :x 1]]}\n\
+         {:process 0, :type :ok, :value [[:w :x 2]]}\n\
+         {:process 0, :type :ok, :value [[:r :x 1]]}\n",
+    );
+    let out = faultline(&[
+        "check",
+        "--model",
+        "rw-register",
+        "--consistency-model",
+        "serializable",
+        &f,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = faultline(&[
+        "check",
+        "--model",
+        "rw-register",
+        "--consistency-model",
+        "serializable",
+        "--sequential-keys",
+        &f,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("cyclic-versions"), "{text}");
+    // A read of a value nobody wrote: garbage unless the user says the database held it.
+    let g = write(dir.path(), "garbage.edn", "{:process 0, :type :ok, :value [[:r :x 7] [:w :y 1]]}\n{:process 1, :type :ok, :value [[:r :y 1]]}\n");
+    let out = faultline(&["check", "--model", "rw-register", &g]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = faultline(&[
+        "check",
+        "--model",
+        "rw-register",
+        "--allow-unwritten-reads",
+        &g,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

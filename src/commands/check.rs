@@ -5,8 +5,8 @@ use clap::{Args, ValueEnum};
 use faultline::report::junit::{self, Suite};
 use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, ElleReport, UnknownModel};
 use faultline_checkers::history::{self, Format, History, HistoryError, JsonlReader};
-use faultline_checkers::linear::{self, Options, Progress, Report};
-use faultline_checkers::model::infer_model;
+use faultline_checkers::linear::{self, LinError, Options, Progress, Report};
+use faultline_checkers::model::{infer_model, infer_txn_model};
 use faultline_checkers::simple;
 use faultline_checkers::Validity;
 use serde_json::json;
@@ -31,15 +31,37 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
     /// The model to check against (default: guessed from the operations). list-append
     /// and rw-register run the transactional (Elle-style) checker; counter, total-queue,
-    /// unique-ids and bank run Jepsen's checkers of those names
+    /// unique-ids and bank run Jepsen's checkers of those names; multi-register is
+    /// Knossos' (txn of [read k v] / [write k v] micro-ops, linearizable)
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ALL_MODELS))]
     pub model: Option<String>,
+    /// For register, cas-register, kv and multi-register: the state the object starts
+    /// in, as JSON (default: null, unset): 0 for a register, a string for every key of
+    /// kv, an object such as {"x":0,"y":0} for multi-register
+    #[arg(long, value_name = "JSON", value_parser = parse_json)]
+    pub initial_value: Option<serde_json::Value>,
     /// For list-append / rw-register: the consistency model the history must satisfy
     /// (read-committed, repeatable-read, snapshot-isolation, serializable,
     /// strict-serializable, ...); default: the one a store folder's test.json names,
     /// else strict-serializable
     #[arg(long, value_name = "MODEL")]
     pub consistency_model: Option<String>,
+    /// For rw-register: infer that a txn's write to a key follows the version it read
+    /// there (Elle's wfr-keys)
+    #[arg(long)]
+    pub wfr_keys: bool,
+    /// For rw-register: assume each key is sequentially consistent, so each process
+    /// sees its versions in order (Elle's sequential-keys)
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// For rw-register: assume each key is linearizable, so versions follow real time
+    /// (Elle's linearizable-keys)
+    #[arg(long)]
+    pub linearizable_keys: bool,
+    /// For rw-register: a read of a value no txn wrote is no anomaly, as in Elle (the
+    /// database held it before the test); by default it is a garbage-read
+    #[arg(long)]
+    pub allow_unwritten_reads: bool,
     /// For bank: the total every read must sum to (default: the first ok read's sum)
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub bank_total: Option<i64>,
@@ -72,6 +94,7 @@ const ALL_MODELS: &[&str] = &[
     "fifo-queue",
     "unordered-queue",
     "mutex",
+    "multi-register",
     "list-append",
     "rw-register",
     "counter",
@@ -80,8 +103,40 @@ const ALL_MODELS: &[&str] = &[
     "bank",
 ];
 
+/// The transactional models, told apart by their micro-ops.
+const TXN_MODELS: &[&str] = &["list-append", "rw-register", "multi-register"];
+
+/// The models `--initial-value` applies to.
+const INITIAL_VALUE_MODELS: &[&str] = &["register", "cas-register", "kv", "multi-register"];
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s)
+        .map_err(|e| format!("not JSON ({e}); a string is written with its quotes, '\"a\"'"))
+}
+
 /// Why a file could not be checked: bad input, reported with exit code 254.
 struct BadInput(String);
+
+/// What an error about an operation adds when the model was guessed: that it was, which
+/// models there are, and how to name one (the guess is the likeliest cause).
+fn guess_hint(model: &str, txn: bool) -> String {
+    let which = if txn {
+        "for txn micro-ops [append k v] / [r k list] list-append, [w k v] / [r k v] \
+         rw-register, Knossos' [write k v] / [read k v] multi-register (--model multi-register)"
+            .to_string()
+    } else {
+        let others: Vec<&str> = ALL_MODELS
+            .iter()
+            .copied()
+            .filter(|m| !TXN_MODELS.contains(m))
+            .collect();
+        format!("one of {}", others.join(", "))
+    };
+    format!(
+        "\n  (the model {model} was guessed from the operations; name the model with \
+         --model: {which})"
+    )
+}
 
 pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
     let timeout = match a.timeout {
@@ -325,25 +380,49 @@ fn check_one(
         Err(e) => return Err(BadInput(e.to_string())),
     };
     let read_seconds = t0.elapsed().as_secs_f64();
-    let model = match a.model.clone().or(stored_model) {
+    let txns = history
+        .ops
+        .iter()
+        .filter(|o| o.process.is_client() && &*o.f == "txn");
+    let is_txn = txns.clone().next().is_some();
+    let given = a.model.clone().or(stored_model);
+    let guessed = given.is_none();
+    let model = match given {
         Some(m) => m,
+        None if is_txn => infer_txn_model(txns.map(|o| &o.value)).to_string(),
         None => {
             let mut fs = history
                 .ops
                 .iter()
                 .filter(|o| o.process.is_client())
                 .map(|o| &*o.f);
-            if fs.clone().any(|f| f == "txn") {
-                "list-append".to_string()
-            } else {
-                infer_model(&mut fs).unwrap_or("cas-register").to_string()
-            }
+            infer_model(&mut fs).unwrap_or("cas-register").to_string()
         }
     };
+    // A guess that cannot read the history is likelier than a broken history.
+    let hint = |message: String| {
+        if guessed {
+            message + &guess_hint(&model, is_txn)
+        } else {
+            message
+        }
+    };
+    if a.initial_value.is_some() && !INITIAL_VALUE_MODELS.contains(&model.as_str()) {
+        return Err(BadInput(format!(
+            "--initial-value applies to the {} models, not {model}",
+            INITIAL_VALUE_MODELS.join(", ")
+        )));
+    }
     // The transactional and the simple checkers: one pass, no progress display.
     let t1 = Instant::now();
     let quick = if model == "list-append" || model == "rw-register" {
-        let opts = ElleOptions::for_model(consistency);
+        let opts = ElleOptions {
+            wfr_keys: a.wfr_keys,
+            sequential_keys: a.sequential_keys,
+            linearizable_keys: a.linearizable_keys,
+            allow_unwritten_reads: a.allow_unwritten_reads,
+            ..ElleOptions::for_model(consistency)
+        };
         let report = if model == "list-append" {
             elle::check_list_append(&history, &opts)
         } else {
@@ -352,13 +431,13 @@ fn check_one(
         Some(
             report
                 .map(|r| Checked::Elle(Box::new(r)))
-                .map_err(|e| BadInput(e.to_string()))?,
+                .map_err(|e| BadInput(hint(e.to_string())))?,
         )
     } else {
         check_simple(&model, &history, a.bank_total)
             .map(|r| r.map(|c| Checked::Simple(Box::new(c))))
             .transpose()
-            .map_err(|e| BadInput(e.to_string()))?
+            .map_err(|e| BadInput(hint(e.to_string())))?
     };
     if let Some(report) = quick {
         let outcome = Outcome {
@@ -382,11 +461,20 @@ fn check_one(
     };
     let t1 = Instant::now();
     let display = ProgressDisplay::start(file.display().to_string(), progress);
-    let result = linear::check_named(&model, &history, &opts)
+    let result = linear::check_named_from(&model, &history, &opts, a.initial_value.as_ref())
         .ok_or_else(|| BadInput(format!("unknown model {model:?}")))?;
     let check_seconds = t1.elapsed().as_secs_f64();
     drop(display);
-    let report = result.map_err(|e| BadInput(e.to_string()))?;
+    let report = result.map_err(|e| match e {
+        LinError::BadInitialValue { message, .. } => BadInput(format!(
+            "--initial-value {}: {message}",
+            a.initial_value
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        )),
+        e => BadInput(hint(e.to_string())),
+    })?;
     let outcome = Outcome {
         file,
         model,

@@ -52,6 +52,8 @@ pub(crate) struct ListAppend<'t> {
     unwritten_pos: FxHashMap<(KeyId, Val), u32>,
     /// Per key, the txns (not failed) with an append no read shows, each once.
     unread: Vec<SmallVec<[u32; 2]>>,
+    /// Reads that end with their txn's own appends: (txn, key, start, view, full length).
+    own_tails: Vec<(u32, KeyId, u32, u32, u32)>,
 }
 
 /// For each micro-op of a txn, whether it is the last write to its key in the txn.
@@ -147,13 +149,13 @@ pub(crate) fn analyze<'t>(
         deduped: FxHashMap::default(),
         unwritten_pos: FxHashMap::default(),
         unread: vec![SmallVec::new(); nk],
+        own_tails: Vec::new(),
     };
     la.find_longest(own_appends_in_order);
     let (first_failed, first_garbage) = la.scan_orders(ctx, f);
-    la.find_unread();
     la.check_reads(ctx, f, &first_failed, &first_garbage);
     la.own_tail_duplicates(ctx, f);
-    la.appends_out_of_order(ctx, f);
+    la.scan_appends(ctx, f);
     la.check_txns(ctx, f);
     la.future_reads(ctx, f);
     la.read_edges(edges);
@@ -226,24 +228,6 @@ impl<'t> ListAppend<'t> {
                 }
                 _ => None,
             })
-    }
-
-    /// Txns that appended to a key and whose append no read shows.
-    fn find_unread(&mut self) {
-        for (i, tx) in self.t.txns.iter().enumerate() {
-            if tx.is_failed() {
-                continue;
-            }
-            for m in self.t.mops_of(tx) {
-                let Mop::Write { key, value } = *m else {
-                    continue;
-                };
-                let unread = &mut self.unread[key as usize];
-                if self.writers[&(key, value)].pos == NONE && unread.last() != Some(&(i as u32)) {
-                    unread.push(i as u32);
-                }
-            }
-        }
     }
 
     /// The part of a read by txn `i` of key `k` that shows committed state: a read after
@@ -345,23 +329,27 @@ impl<'t> ListAppend<'t> {
     /// could invent a cycle, so it is not made.
     fn find_longest(&mut self, own_appends_in_order: bool) {
         let mut longest = std::mem::take(&mut self.longest);
-        self.for_each_read(|i, key, start, len| {
+        let mut tails = std::mem::take(&mut self.own_tails);
+        self.for_each_read_in_full(|i, key, start, len, full| {
             let l = &mut longest[key as usize];
             if len > l.len || l.txn == NONE {
                 *l = Longest { txn: i, start, len };
+            }
+            if full > len {
+                tails.push((i, key, start, len, full));
             }
         });
         if own_appends_in_order {
             // Per key: the one txn whose read extends the order with its own appends,
             // `Some(None)` once two txns did.
             let mut ext: Vec<Option<Option<Longest>>> = vec![None; longest.len()];
-            self.for_each_read_in_full(|i, key, start, view, full| {
+            for &(i, key, start, view, full) in &tails {
                 let l = longest[key as usize];
-                if full == view || view != l.len || l.txn == NONE {
-                    return;
+                if view != l.len || l.txn == NONE {
+                    continue;
                 }
                 if self.t.list(start, view) != self.t.list(l.start, l.len) {
-                    return;
+                    continue;
                 }
                 let e = &mut ext[key as usize];
                 *e = match *e {
@@ -381,7 +369,7 @@ impl<'t> ListAppend<'t> {
                     })),
                     _ => Some(None),
                 };
-            });
+            }
             for (k, e) in ext.into_iter().enumerate() {
                 if let Some(Some(c)) = e {
                     longest[k] = c;
@@ -389,6 +377,7 @@ impl<'t> ListAppend<'t> {
             }
         }
         self.longest = longest;
+        self.own_tails = tails;
     }
 
     /// Walks each key's version order once: positions, duplicates, dirty updates, and
@@ -537,7 +526,9 @@ impl<'t> ListAppend<'t> {
     /// none is missing before one that is there; otherwise no serial execution gives
     /// the order read. Stricter than Elle, which draws no edge between one txn's appends
     /// and so misses a txn's own appends read swapped.
-    fn appends_out_of_order(&self, ctx: &Ctx<'_>, f: &mut Findings) {
+    ///
+    /// The same pass notes the txns with an append no read shows.
+    fn scan_appends(&mut self, ctx: &Ctx<'_>, f: &mut Findings) {
         let mut last: SmallVec<[(KeyId, u32, Val); 8]> = SmallVec::new();
         for (i, tx) in self.t.txns.iter().enumerate() {
             if tx.is_failed() {
@@ -549,6 +540,10 @@ impl<'t> ListAppend<'t> {
                     continue;
                 };
                 let pos = self.writers[&(key, value)].pos;
+                let unread = &mut self.unread[key as usize];
+                if pos == NONE && unread.last() != Some(&(i as u32)) {
+                    unread.push(i as u32);
+                }
                 let prev = last.iter().position(|x| x.0 == key);
                 let bad = match prev.map(|j| last[j]) {
                     Some((_, p, before)) if pos != NONE && (p == NONE || pos < p) => {
@@ -595,10 +590,7 @@ impl<'t> ListAppend<'t> {
     /// The own appends that end a read are left out of its view; one of them that is
     /// also in the view, or twice in the tail, is a duplicate all the same.
     fn own_tail_duplicates(&self, ctx: &Ctx<'_>, f: &mut Findings) {
-        self.for_each_read_in_full(|i, k, start, view, full| {
-            if full == view {
-                return;
-            }
+        for &(i, k, start, view, full) in &self.own_tails {
             let r = self.t.list(start, full);
             let (seen, tail) = r.split_at(view as usize);
             let dup = tail
@@ -623,7 +615,7 @@ impl<'t> ListAppend<'t> {
                     )
                 });
             }
-        });
+        }
     }
 
     /// A read that is not a prefix of the version order: look at each of its elements.

@@ -36,6 +36,9 @@ pub enum LinError {
     TooLong { file: PathBuf, events: usize },
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    /// An initial state the model cannot start from (`Model::state_from_json`).
+    #[error("the initial value does not fit: {message}")]
+    BadInitialValue { model: String, message: String },
 }
 
 /// Limits of a check. All optional; a check without limits runs until it decides.
@@ -357,15 +360,53 @@ pub fn check_named(
     history: &History,
     opts: &Options,
 ) -> Option<Result<Report, LinError>> {
+    check_named_from(name, history, opts, None)
+}
+
+/// As [`check_named`], the model starting from the state `initial` describes (JSON, as
+/// `Model::state_from_json` reads it) instead of its own initial state when given.
+pub fn check_named_from(
+    name: &str,
+    history: &History,
+    opts: &Options,
+    initial: Option<&serde_json::Value>,
+) -> Option<Result<Report, LinError>> {
     use crate::model::*;
     Some(match name {
-        "register" => check(history, &Register, opts),
-        "cas-register" => check(history, &CasRegister, opts),
-        "kv" => check(history, &Kv, opts),
-        "set" => check(history, &Set, opts),
-        "fifo-queue" => check(history, &FifoQueue, opts),
-        "unordered-queue" => check(history, &UnorderedQueue, opts),
-        "mutex" => check(history, &Mutex, opts),
+        "register" => check_from(history, Register, opts, initial),
+        "cas-register" => check_from(history, CasRegister, opts, initial),
+        "kv" => check_from(history, Kv, opts, initial),
+        "set" => check_from(history, Set, opts, initial),
+        "fifo-queue" => check_from(history, FifoQueue, opts, initial),
+        "unordered-queue" => check_from(history, UnorderedQueue, opts, initial),
+        "mutex" => check_from(history, Mutex, opts, initial),
+        "multi-register" => check_from(history, MultiRegister, opts, initial),
         _ => return None,
     })
+}
+
+/// Every named model runs wrapped, with or without an initial value, so that each is
+/// compiled into one search, not two.
+fn check_from<M: Model>(
+    history: &History,
+    model: M,
+    opts: &Options,
+    initial: Option<&serde_json::Value>,
+) -> Result<Report, LinError>
+where
+    M::State: Sync,
+{
+    let model = match initial {
+        None => crate::model::StartingAt::from_init(model),
+        Some(v) => {
+            let name = model.name();
+            crate::model::StartingAt::from_json(model, v).map_err(|message| {
+                LinError::BadInitialValue {
+                    model: name.to_string(),
+                    message,
+                }
+            })?
+        }
+    };
+    check(history, &model, opts)
 }

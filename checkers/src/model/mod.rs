@@ -4,15 +4,19 @@
 //! states and operations to integer ids and memoizes transitions, so a model's cost is
 //! paid once per distinct (state, operation) pair, and models can stay simple.
 
+mod initial;
+mod multi_register;
 mod mutex;
 mod queue;
 mod register;
 mod scalar;
 mod set;
 
+pub use initial::StartingAt;
+pub use multi_register::{MicroOp, MultiRegister, MultiState, RegKey, Txn};
 pub use mutex::{Mutex, MutexOp};
 pub use queue::{FifoQueue, QueueOp, UnorderedQueue};
-pub use register::{CasRegister, Kv, KvOp, Register, RegisterOp};
+pub use register::{CasRegister, Kv, KvOp, KvState, Register, RegisterOp, RegisterState};
 pub use scalar::Scalar;
 pub use set::{Set, SetOp};
 
@@ -44,6 +48,21 @@ pub trait Model: Sync {
         result: Option<&Value>,
         outcome: Outcome,
     ) -> Result<Option<Self::Op>, String>;
+
+    /// As [`Model::parse`], for a check that starts from `start` rather than from
+    /// [`Model::init`] (see [`StartingAt`]): what an operation means may depend on it.
+    /// The default ignores it.
+    fn parse_from(
+        &self,
+        start: &Self::State,
+        f: &str,
+        invoke: &Value,
+        result: Option<&Value>,
+        outcome: Outcome,
+    ) -> Result<Option<Self::Op>, String> {
+        let _ = start;
+        self.parse(f, invoke, result, outcome)
+    }
 
     /// Pushes onto `next` every state `op` can lead to from `state`: none when `op` is
     /// impossible there, more than one for a nondeterministic step.
@@ -139,6 +158,14 @@ pub trait Model: Sync {
         let _ = determinate;
         vec![true; indeterminate.len()]
     }
+
+    /// The state a JSON value describes, for a check that starts there instead of at
+    /// [`Model::init`] (see [`StartingAt`]). Errors say why the value does not fit. The
+    /// default: the model takes no initial value.
+    fn state_from_json(&self, value: &Value) -> Result<Self::State, String> {
+        let _ = value;
+        Err(format!("the {} model takes no initial value", self.name()))
+    }
 }
 
 /// The models faultline knows by name, for the command line.
@@ -150,6 +177,7 @@ pub const MODEL_NAMES: &[&str] = &[
     "fifo-queue",
     "unordered-queue",
     "mutex",
+    "multi-register",
 ];
 
 /// Guesses the model from the operation names a history uses. Besides the linearizability
@@ -182,7 +210,105 @@ pub fn infer_model<'a>(fs: impl IntoIterator<Item = &'a str>) -> Option<&'static
     }
 }
 
+/// Guesses the model of a history of `txn` operations from their values' micro-op names:
+/// `append` means `list-append`, `read` or `write` Knossos' `multi-register` (which also
+/// takes `r` and `w`), `w` alone `rw-register`; reads alone (`r`) stay `list-append`, as
+/// before there was a choice.
+pub fn infer_txn_model<'a>(values: impl IntoIterator<Item = &'a Value>) -> &'static str {
+    let (mut append, mut w, mut multi) = (false, false, false);
+    for v in values {
+        let Value::Array(mops) = v else { continue };
+        for m in mops {
+            match m.get(0).and_then(Value::as_str) {
+                Some("append") => append = true,
+                Some("w") => w = true,
+                Some("read" | "write") => multi = true,
+                _ => {}
+            }
+        }
+    }
+    // A history that mixes them fits no model; the one picked then says which micro-op
+    // it does not know.
+    if append {
+        "list-append"
+    } else if multi {
+        "multi-register"
+    } else if w {
+        "rw-register"
+    } else {
+        "list-append"
+    }
+}
+
 /// The shape of every model's "wrong f" error.
 pub(crate) fn unknown_f(model: &str, f: &str, expected: &str) -> String {
     format!("the {model} model has no operation {f:?} (it knows {expected})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn txn_histories_are_told_apart_by_their_micro_ops() {
+        let guess = |vs: &[Value]| infer_txn_model(vs.iter());
+        assert_eq!(
+            guess(&[json!([["append", "x", 1]]), json!([["r", "x", null]])]),
+            "list-append"
+        );
+        assert_eq!(guess(&[json!([["r", "x", null]])]), "list-append");
+        assert_eq!(
+            guess(&[json!([["w", "x", 1]]), json!([["r", "x", 1]])]),
+            "rw-register"
+        );
+        assert_eq!(
+            guess(&[json!([["read", "x", null]]), json!([["write", "y", 2]])]),
+            "multi-register"
+        );
+        // multi-register takes the short names too.
+        assert_eq!(
+            guess(&[json!([["w", "x", 1]]), json!([["read", "x", 1]])]),
+            "multi-register"
+        );
+        assert_eq!(guess(&[json!(null), json!([1, 2])]), "list-append");
+    }
+
+    #[test]
+    fn only_register_like_models_take_an_initial_value() {
+        assert!(Set.state_from_json(&json!([])).unwrap_err().contains("set"));
+        assert!(Mutex.state_from_json(&json!(false)).is_err());
+        let s = CasRegister.state_from_json(&json!(0)).unwrap();
+        assert_eq!(s, RegisterState(Some(scalar::Scalar::Int(0))));
+        assert_eq!(
+            Register.state_from_json(&json!(null)).unwrap(),
+            Register.init()
+        );
+        assert_eq!(Kv.state_from_json(&json!("ab")).unwrap().value(), "ab");
+        assert_eq!(Kv.state_from_json(&json!(7)).unwrap().value(), "7");
+        assert!(Kv
+            .state_from_json(&json!({"k": "a"}))
+            .unwrap_err()
+            .contains("one string"));
+        let m = StartingAt::from_json(CasRegister, &json!(3)).unwrap();
+        assert_eq!(m.init(), RegisterState(Some(scalar::Scalar::Int(3))));
+        assert_eq!(m.name(), "cas-register");
+    }
+
+    #[test]
+    fn a_register_that_starts_set_takes_reads_of_null_as_unobserved() {
+        let from_zero = StartingAt::from_json(CasRegister, &json!(0)).unwrap();
+        let unset = StartingAt::from_init(CasRegister);
+        let read = |m: &StartingAt<CasRegister>, r: Value| {
+            m.parse("read", &json!(null), Some(&r), Outcome::Ok)
+                .unwrap()
+        };
+        assert_eq!(read(&from_zero, json!(null)), None);
+        // Unset at the start, a read of null says the register was still unset.
+        assert_eq!(read(&unset, json!(null)), Some(RegisterOp::Read(None)));
+        assert_eq!(
+            read(&from_zero, json!(1)),
+            Some(RegisterOp::Read(Some(scalar::Scalar::Int(1))))
+        );
+    }
 }
