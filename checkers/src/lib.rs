@@ -3,6 +3,7 @@
 //! Pure and synchronous: no async runtime, no network, no global state. Parallelism (per
 //! key) is data parallelism inside a call, bounded by the caller's deadline and memory limit.
 
+pub mod check;
 pub mod elle;
 pub mod history;
 pub mod sim;

@@ -62,7 +62,8 @@ impl Ctx<'_> {
                 Outcome::Ok => "ok",
                 Outcome::Fail => "fail",
                 Outcome::Info => "info",
-            },
+            }
+            .to_string(),
             value: self.t.txn_json(tx, self.workload),
         }
     }
@@ -145,7 +146,7 @@ impl Ctx<'_> {
             steps.push(Step {
                 from: i,
                 to: j,
-                rel: rel::name(r),
+                rel: rel::name(r).to_string(),
                 key: key.map(|k| self.t.key_json(k)),
                 value: value.map(|v| self.t.json(v)),
                 explanation: line,

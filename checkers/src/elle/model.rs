@@ -7,7 +7,7 @@
 //! implication (strict serializable implies serializable, ...). Each model lists only the
 //! anomalies it forbids beyond the models it implies.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -145,6 +145,14 @@ impl fmt::Display for ConsistencyModel {
 impl Serialize for ConsistencyModel {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
+    }
+}
+
+/// By any name [`FromStr`] takes.
+impl<'de> Deserialize<'de> for ConsistencyModel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 

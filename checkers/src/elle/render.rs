@@ -47,8 +47,8 @@ pub(crate) fn dot(name: &str, c: &Cycle) -> String {
             st.from + 1,
             st.to + 1,
             dot_escape(&edge_label(st)),
-            color(st.rel),
-            color(st.rel)
+            color(&st.rel),
+            color(&st.rel)
         );
     }
     s.push_str("}\n");
@@ -121,7 +121,7 @@ pub(crate) fn svg(name: &str, c: &Cycle) -> String {
         let (cx, cy) = ((x1 + x2) / 2.0 - uy * bend, (y1 + y2) / 2.0 + ux * bend);
         let start = toward((x1, y1), (cx, cy), NODE_R);
         let end = toward((x2, y2), (cx, cy), NODE_R + 2.0);
-        let col = color(st.rel);
+        let col = color(&st.rel);
         let _ = writeln!(
             s,
             "<path d=\"M {:.1} {:.1} Q {cx:.1} {cy:.1} {:.1} {:.1}\" fill=\"none\" stroke=\"{col}\" \

@@ -4,13 +4,13 @@
 use super::model::ConsistencyModel;
 use super::render;
 use crate::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// A transaction as reports show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TxnRef {
     /// History index of its completion (of its invocation when it never completed).
     pub index: u64,
@@ -19,19 +19,19 @@ pub struct TxnRef {
     pub process: u64,
     /// `ok`, `fail` or `info`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// Its micro-ops as reported.
     pub value: Value,
 }
 
 /// One edge of a cycle and why it is there.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Positions in [`Cycle::txns`].
     pub from: usize,
     pub to: usize,
     /// `ww`, `wr`, `rw`, `process` or `realtime`.
-    pub rel: &'static str,
+    pub rel: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,14 +41,14 @@ pub struct Step {
 }
 
 /// A dependency cycle: `txns[0] -> txns[1] -> ... -> txns[0]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cycle {
     pub txns: Vec<TxnRef>,
     pub steps: Vec<Step>,
 }
 
 /// One anomaly found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Anomaly {
     #[serde(rename = "type")]
     pub kind: String,
@@ -66,7 +66,7 @@ pub struct Anomaly {
 }
 
 /// The result of an Elle check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElleReport {
     /// `false` iff an anomaly the checked model forbids was found; `"unknown"` if only
     /// anomalies it allows were found, or the search could not finish.

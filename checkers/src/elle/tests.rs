@@ -102,7 +102,7 @@ fn elle_cycle_explanations_and_graphs() {
     let a = &r.anomalies["G-single"][0];
     let c = a.cycle.as_ref().expect("a cycle");
     assert_eq!(c.txns.len(), 2);
-    let rels: Vec<&str> = c.steps.iter().map(|s| s.rel).collect();
+    let rels: Vec<&str> = c.steps.iter().map(|s| s.rel.as_str()).collect();
     assert!(rels.contains(&"rw") && rels.contains(&"wr"), "{rels:?}");
     assert!(
         a.explanation.contains("a contradiction!"),

@@ -6,7 +6,7 @@ use super::problem::Problem;
 use super::search::{Deepest, Step};
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -16,7 +16,7 @@ const TAIL: usize = 12;
 const MAX_CONCURRENT: usize = 24;
 
 /// An operation, as reports show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OpView {
     pub process: u64,
     pub f: String,
@@ -39,14 +39,14 @@ pub struct OpView {
 }
 
 /// One operation of a linearization and the state after it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepView {
     pub op: OpView,
     pub state: String,
 }
 
 /// Why a key's history is not linearizable.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Explanation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,

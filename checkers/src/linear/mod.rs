@@ -16,7 +16,7 @@ use crate::history::History;
 use crate::model::Model;
 use crate::Validity;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ impl Budget {
 }
 
 /// Counts of the work a check did.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SearchStats {
     /// Configurations the searches entered.
     pub configurations: u64,
@@ -127,7 +127,7 @@ const FIRST_SLICE: u64 = 4096;
 const SECOND_ORDER_FROM: u64 = 65536;
 
 /// The outcome of a linearizability check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub valid: Validity,
     pub model: String,
@@ -146,6 +146,32 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deepest: Option<Explanation>,
     pub stats: SearchStats,
+}
+
+impl Report {
+    /// The report for a terminal, after the summary line: why the verdict is unknown and
+    /// how far the search got, or the first violations explained.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        if let Some(reason) = &self.reason {
+            s += &format!("  {reason}\n");
+        }
+        if let Some(d) = &self.deepest {
+            s += "  where it stood:\n";
+            s += &d.to_text();
+        }
+        for (i, f) in self.failures.iter().enumerate() {
+            if i == 3 {
+                s += &format!(
+                    "  ... and {} more keys not linearizable\n",
+                    self.failures.len() - 3
+                );
+                break;
+            }
+            s += &f.to_text();
+        }
+        s
+    }
 }
 
 enum KeyOutcome {
@@ -354,7 +380,7 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
 }
 
 /// Checks a history against one of the models faultline knows by name
-/// (`crate::model::MODEL_NAMES`). `None` if the name is not one of them.
+/// (`crate::check::LinearModel`). `None` if the name is not one of them.
 pub fn check_named(
     name: &str,
     history: &History,
@@ -363,26 +389,38 @@ pub fn check_named(
     check_named_from(name, history, opts, None)
 }
 
-/// As [`check_named`], the model starting from the state `initial` describes (JSON, as
-/// `Model::state_from_json` reads it) instead of its own initial state when given.
+/// As [`check_model`], the model given by name.
 pub fn check_named_from(
     name: &str,
     history: &History,
     opts: &Options,
     initial: Option<&serde_json::Value>,
 ) -> Option<Result<Report, LinError>> {
+    let model = name.parse().ok()?;
+    Some(check_model(model, history, opts, initial))
+}
+
+/// Checks a history against one of the models faultline knows, starting from the state
+/// `initial` describes (JSON, as `Model::state_from_json` reads it) instead of the
+/// model's own initial state when given.
+pub fn check_model(
+    model: crate::check::LinearModel,
+    history: &History,
+    opts: &Options,
+    initial: Option<&serde_json::Value>,
+) -> Result<Report, LinError> {
+    use crate::check::LinearModel as L;
     use crate::model::*;
-    Some(match name {
-        "register" => check_from(history, Register, opts, initial),
-        "cas-register" => check_from(history, CasRegister, opts, initial),
-        "kv" => check_from(history, Kv, opts, initial),
-        "set" => check_from(history, Set, opts, initial),
-        "fifo-queue" => check_from(history, FifoQueue, opts, initial),
-        "unordered-queue" => check_from(history, UnorderedQueue, opts, initial),
-        "mutex" => check_from(history, Mutex, opts, initial),
-        "multi-register" => check_from(history, MultiRegister, opts, initial),
-        _ => return None,
-    })
+    match model {
+        L::Register => check_from(history, Register, opts, initial),
+        L::CasRegister => check_from(history, CasRegister, opts, initial),
+        L::Kv => check_from(history, Kv, opts, initial),
+        L::Set => check_from(history, Set, opts, initial),
+        L::FifoQueue => check_from(history, FifoQueue, opts, initial),
+        L::UnorderedQueue => check_from(history, UnorderedQueue, opts, initial),
+        L::Mutex => check_from(history, Mutex, opts, initial),
+        L::MultiRegister => check_from(history, MultiRegister, opts, initial),
+    }
 }
 
 /// Every named model runs wrapped, with or without an initial value, so that each is

@@ -168,18 +168,6 @@ pub trait Model: Sync {
     }
 }
 
-/// The models faultline knows by name, for the command line.
-pub const MODEL_NAMES: &[&str] = &[
-    "register",
-    "cas-register",
-    "kv",
-    "set",
-    "fifo-queue",
-    "unordered-queue",
-    "mutex",
-    "multi-register",
-];
-
 /// Guesses the model from the operation names a history uses. Besides the linearizability
 /// models it may name two of the simple checkers (`crate::simple`): `bank` for transfers,
 /// `unique-ids` for generates. Counters (add and read) look like sets: name them.

@@ -9,33 +9,35 @@
 use super::{bad_value, LISTED};
 use crate::history::{History, HistoryError, Outcome};
 use crate::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What was wrong with one read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadBankRead {
     /// The read's completion event.
     pub index: u64,
     pub process: u64,
+    #[serde(with = "super::wide")]
     pub total: i128,
     /// Accounts with a negative balance, and the balance.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub negative: Vec<(String, i64)>,
 }
 
 /// Where the expected total came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TotalSource {
     Given,
     FirstRead,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BankReport {
     pub valid: Validity,
     pub read_count: usize,
     /// `None` when no read succeeded (and none was given).
+    #[serde(with = "super::wide::option")]
     pub expected_total: Option<i128>,
     pub total_source: TotalSource,
     /// Reads whose total is not the expected one.

@@ -10,22 +10,25 @@
 use super::{bad_value, LISTED};
 use crate::history::{History, HistoryError, Outcome, Process};
 use crate::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A read outside its bounds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadRead {
     /// The read's completion event.
     pub index: u64,
     pub process: u64,
+    #[serde(with = "super::wide")]
     pub value: i128,
     /// The least value the counter may have had.
+    #[serde(with = "super::wide")]
     pub lower: i128,
     /// The greatest value the counter may have had.
+    #[serde(with = "super::wide")]
     pub upper: i128,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CounterReport {
     pub valid: Validity,
     /// Ok reads checked.

@@ -11,11 +11,11 @@
 use super::{bad_value, LISTED};
 use crate::history::{History, HistoryError, Outcome};
 use crate::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueReport {
     pub valid: Validity,
     /// Enqueues that may have happened (ok or info).

@@ -4,18 +4,18 @@
 use super::LISTED;
 use crate::history::{History, Outcome};
 use crate::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// An id returned more than once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Duplicate {
     pub id: Value,
     pub count: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UniqueIdsReport {
     pub valid: Validity,
     /// Generates invoked.
