@@ -14,5 +14,5 @@ pub mod nfqueue;
 pub mod report;
 pub mod runner;
 pub mod serve;
-pub mod store;
+pub use faultline_store as store;
 pub mod suite;

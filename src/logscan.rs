@@ -9,34 +9,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use faultline_checkers::Validity;
+pub use faultline_store::{LogMatch, LogScan};
 use regex::Regex;
-use serde::Serialize;
 
 /// Matches kept in the report; the count goes on.
 pub const MAX_MATCHES: usize = 100;
 /// A matching line is cut to this many bytes in the report.
 const MAX_LINE: usize = 500;
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LogMatch {
-    /// The log file, relative to the run folder (`n1/etcd.log`).
-    pub file: String,
-    /// 1-based.
-    pub line: u64,
-    pub pattern: String,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LogScan {
-    pub valid: Validity,
-    pub patterns: Vec<String>,
-    pub files: usize,
-    pub count: u64,
-    pub matches: Vec<LogMatch>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<String>,
-}
 
 /// Searches `files` (paths under `run_dir`) for any of `patterns`. A file that cannot
 /// be read is an error naming it: a log we could not look at proves nothing.

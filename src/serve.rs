@@ -14,6 +14,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use faultline_checkers::Validity;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -150,25 +151,19 @@ fn esc(s: &str) -> String {
 struct Run {
     name: String,
     stamp: String,
-    valid: Value,
+    /// `None`: no results yet (running, or cut short).
+    valid: Option<Validity>,
 }
 
-fn read_valid(dir: &Path) -> Value {
-    let f = dir.join("results.json");
+/// The run's verdict, from `results.json`.
+fn read_valid(dir: &Path) -> Option<Validity> {
+    let f = dir.join(crate::store::RESULTS_FILE);
     match std::fs::metadata(&f) {
         Ok(m) if m.len() <= MAX_RESULTS_BYTES => {}
-        Ok(_) => return Value::String("unknown".into()),
-        Err(_) => return Value::Null,
+        Ok(_) => return Some(Validity::Unknown),
+        Err(_) => return None,
     }
-    #[derive(serde::Deserialize)]
-    struct Valid {
-        valid: Option<Value>,
-    }
-    std::fs::File::open(&f)
-        .ok()
-        .and_then(|r| serde_json::from_reader::<_, Valid>(io::BufReader::new(r)).ok())
-        .and_then(|v| v.valid)
-        .unwrap_or(Value::Null)
+    crate::store::read_verdict(dir).ok()
 }
 
 /// `store/<name>/<stamp>/` folders (real folders: the `latest` links are skipped).
@@ -198,7 +193,7 @@ fn list_runs(root: &Path) -> Vec<Run> {
             runs.push(Run {
                 name: t.file_name().to_string_lossy().to_string(),
                 stamp: s.file_name().to_string_lossy().to_string(),
-                valid: Value::Null,
+                valid: None,
             });
             if runs.len() >= 20 * MAX_RUNS {
                 break;
@@ -266,11 +261,11 @@ async fn index(State(st): State<Arc<AppState>>, Query(f): Query<Filter>) -> Resp
             }
             r.valid = read_valid(&root.join(&r.name).join(&r.stamp));
             let want = f.valid.as_deref().unwrap_or("");
-            let v = match &r.valid {
-                Value::Bool(true) => "true",
-                Value::Bool(false) => "false",
-                Value::String(s) if s == "unknown" => "unknown",
-                _ => "incomplete",
+            let v = match r.valid {
+                Some(Validity::Valid) => "true",
+                Some(Validity::Invalid) => "false",
+                Some(Validity::Unknown) => "unknown",
+                None => "incomplete",
             };
             if want.is_empty() || want == v {
                 shown.push(r);
@@ -312,8 +307,8 @@ async fn index(State(st): State<Arc<AppState>>, Query(f): Query<Filter>) -> Resp
             esc(&r.name),
             esc(&r.name),
             esc(&readable_stamp(&r.stamp)),
-            verdict_color(&r.valid),
-            esc(&verdict_text(&r.valid)),
+            verdict_color(r.valid),
+            verdict_text(r.valid),
         );
     }
     b.push_str("</table>\n");
@@ -379,8 +374,8 @@ async fn run_page(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>
         b,
         "<p><a href=\"/\">all runs</a></p><h1>{} <span class=\"verdict\" id=\"verdict\" style=\"background:{}\">{}</span></h1>",
         esc(&title),
-        verdict_color(&valid),
-        esc(&verdict_text(&valid))
+        verdict_color(valid),
+        verdict_text(valid)
     );
     b.push_str("<ul>");
     let has = |n: &str| names.iter().any(|m| m == n);

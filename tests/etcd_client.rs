@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use faultline::clients::etcd::EtcdClients;
 use faultline::runner::{self, ClientFactory, RunConfig};
+use faultline_checkers::check::{check, CheckReport};
 use faultline_checkers::history::read_file;
 use faultline_checkers::Validity;
-use faultline_workloads::check::check;
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{build, WorkloadKind, WorkloadOptions};
 
@@ -138,11 +138,10 @@ fn every_workload_is_valid_against_a_real_etcd() {
             assert!(s.ok > 50, "{kind:?}: {s:?}");
             assert_eq!(s.info, 0, "{kind:?}: {s:?}");
             let h = read_file(&path, None).unwrap();
-            let o = check(w.checker, &h, &Default::default());
-            assert_eq!(o.valid, Validity::Valid, "{kind:?}: {}", o.results);
-            if kind == WorkloadKind::Set {
-                let ok_count = o.results["workload"]["ok_count"].as_u64().unwrap();
-                assert!(ok_count > 50, "{}", o.results);
+            let r = check(&w.checker, &h, &Default::default()).unwrap();
+            assert_eq!(r.valid(), Validity::Valid, "{kind:?}: {}", r.to_text());
+            if let CheckReport::JepsenSet(set) = &r {
+                assert!(set.ok_count > 50, "{}", r.to_text());
             }
         }
     }

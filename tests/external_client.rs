@@ -6,9 +6,9 @@
 
 use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
 use faultline::runner::{self, RunConfig};
+use faultline_checkers::check::check;
 use faultline_checkers::history::{read_file, History, OpType, Process};
 use faultline_checkers::Validity;
-use faultline_workloads::check::check;
 use faultline_workloads::gen::{self, OpSpec, SECOND};
 use faultline_workloads::workload::{build, WorkloadKind, WorkloadOptions};
 use serde_json::{json, Value};
@@ -353,8 +353,8 @@ fn the_shell_example_client_gives_a_valid_verdict() {
         "{s:?} {}",
         std::fs::read_to_string(&path).unwrap()
     );
-    let o = check(w.checker, &h, &Default::default());
-    assert_eq!(o.valid, Validity::Valid, "{}", o.results);
+    let r = check(&w.checker, &h, &Default::default()).unwrap();
+    assert_eq!(r.valid(), Validity::Valid, "{}", r.to_text());
     // The registers really are in the files.
     assert!(std::fs::read_dir(&registers).unwrap().count() > 0);
     assert_no_leftovers(&marker);

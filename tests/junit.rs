@@ -1,13 +1,16 @@
-//! JUnit output of real runs (against the in-memory store, and a store that loses
-//! acknowledged writes) validates against the JUnit XML schema CI systems read, and
-//! carries the checker's explanation as the failure text.
+//! Stored runs read back: JUnit output of real runs (against the in-memory store, and a
+//! store that loses acknowledged writes) validates against the JUnit XML schema CI
+//! systems read and carries the checker's explanation as the failure text, and
+//! `faultline check STORE_DIR` re-checks a run with exactly the checker that judged it.
 
 use faultline::report::junit::{self, Suite};
 use faultline::runner::{
     harness, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, RunConfig,
 };
+use faultline::store::{self, TestConfig};
 use faultline_checkers::Validity;
 use faultline_workloads::gen::SECOND;
+use faultline_workloads::workload::build;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use serde_json::json;
 use std::path::Path;
@@ -53,7 +56,10 @@ fn run(base: &Path, kind: WorkloadKind, factory: Arc<dyn ClientFactory>) -> harn
         &opts,
         factory,
         &cfg,
-        json!({"db": "memory"}),
+        TestConfig {
+            db: Some("memory".into()),
+            ..TestConfig::default()
+        },
     )
     .unwrap()
 }
@@ -116,7 +122,7 @@ fn junit_of_valid_invalid_and_crashed_runs_validates_and_explains() {
         "{xml}"
     );
     // The failure texts are the checkers' explanations.
-    assert!(xml.contains("lost element(s): 0, 2,"), "{xml}");
+    assert!(xml.contains("(lost: 0, 2, 4"), "{xml}");
     // A linearizability failure's message is its one-sentence summary, with the key.
     assert!(xml.contains(r#"<failure message="key "#), "{xml}");
     assert!(xml.contains("can't read -7"), "{xml}");
@@ -137,4 +143,61 @@ fn the_schema_check_can_fail() {
     if let Some(r) = validate(dir.path(), bad) {
         assert!(r.is_err());
     }
+}
+
+/// `faultline check --json DIR` of a stored run: its one JSON line.
+fn recheck(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let doc = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), doc)
+}
+
+#[test]
+fn a_stored_run_rechecks_with_its_own_checker_and_verdict() {
+    let base = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for kind in WorkloadKind::ALL {
+        runs.push((kind, run(base.path(), kind, Arc::new(MemoryStore::new()))));
+    }
+    // Invalid runs too: a lost-adds set (Jepsen's set checker, not the linearizable set
+    // model, must judge it) and a register that reads values nobody wrote.
+    for kind in [WorkloadKind::Set, WorkloadKind::Register] {
+        runs.push((
+            kind,
+            run(base.path(), kind, Arc::new(Lossy(MemoryStore::new()))),
+        ));
+    }
+    let mut verdicts = Vec::new();
+    for (kind, o) in &runs {
+        let test = store::read_test(&o.dir.dir).unwrap();
+        let expected = build(*kind, &WorkloadOptions::default()).checker;
+        assert_eq!(test.checker.as_ref(), Some(&expected), "{kind:?}");
+        let results = store::read_results(&o.dir.dir).unwrap();
+        assert_eq!(results.valid, o.valid, "{kind:?}");
+        let report = results.workload.expect("the workload checker's report");
+        // The report's checker tag is the spec's.
+        let tag = serde_json::to_value(&expected).unwrap()["checker"].clone();
+        assert_eq!(report.name(), tag, "{kind:?}");
+
+        let (code, doc) = recheck(&o.dir.dir);
+        assert_eq!(code, Some(o.valid.exit_code()), "{kind:?}: {doc}");
+        assert_eq!(
+            doc["valid"],
+            serde_json::to_value(o.valid).unwrap(),
+            "{kind:?}: {doc}"
+        );
+        assert_eq!(doc["checker"], tag, "{kind:?}: {doc}");
+        if let Some(m) = expected.consistency_model() {
+            assert_eq!(doc["consistency_model"], m.name(), "{kind:?}: {doc}");
+        }
+        verdicts.push((*kind, o.valid));
+    }
+    assert!(verdicts.contains(&(WorkloadKind::Set, Validity::Invalid)));
+    assert!(verdicts.contains(&(WorkloadKind::Append, Validity::Valid)));
 }

@@ -416,7 +416,7 @@ fn browser_shows_runs_plots_and_the_violation() {
         .unwrap(),
     )
     .unwrap();
-    let failing = results["failures"][0]["op"]["model_op"]
+    let failing = results["workload"]["failures"][0]["op"]["model_op"]
         .as_str()
         .unwrap()
         .to_string();

@@ -3,9 +3,9 @@
 use faultline::runner::{
     self, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, RunConfig,
 };
+use faultline_checkers::check::check;
 use faultline_checkers::history::{read_file, OpType, Process};
 use faultline_checkers::Validity;
-use faultline_workloads::check::check;
 use faultline_workloads::gen::{self, OpSpec, SECOND};
 use faultline_workloads::workload::{build, WorkloadKind, WorkloadOptions};
 use serde_json::Value;
@@ -41,8 +41,8 @@ fn every_workload_passes_against_the_memory_store() {
                 assert_eq!(op.node.as_deref(), Some(node.as_str()));
             }
         }
-        let o = check(w.checker, &h, &Default::default());
-        assert_eq!(o.valid, Validity::Valid, "{kind:?}: {}", o.results);
+        let r = check(&w.checker, &h, &Default::default()).unwrap();
+        assert_eq!(r.valid(), Validity::Valid, "{kind:?}: {}", r.to_text());
     }
 }
 
@@ -174,7 +174,10 @@ fn a_stored_run_is_complete_and_rechecks_with_faultline_check() {
         &opts,
         Arc::new(MemoryStore::new()),
         &cfg,
-        serde_json::json!({"argv": ["faultline", "test"]}),
+        faultline::store::TestConfig {
+            command_line: vec!["faultline".into(), "test".into()],
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(o.valid, Validity::Valid);
@@ -184,9 +187,10 @@ fn a_stored_run_is_complete_and_rechecks_with_faultline_check() {
     }
     let test: Value =
         serde_json::from_str(&std::fs::read_to_string(latest.join("test.json")).unwrap()).unwrap();
-    assert_eq!(test["model"], "cas-register");
+    assert_eq!(test["checker"]["checker"], "linearizable");
+    assert_eq!(test["checker"]["model"], "cas-register");
     assert_eq!(test["seed"], 42);
-    assert_eq!(test["argv"][1], "test");
+    assert_eq!(test["command_line"][1], "test");
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(latest.join("results.json")).unwrap())
             .unwrap();

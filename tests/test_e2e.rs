@@ -66,7 +66,7 @@ fn test_run(
     let cmdline = test["command_line"].as_array().expect("command line");
     assert!(cmdline.iter().any(|a| a == "--time-limit"), "{test}");
     if workload == "register" {
-        assert_eq!(test["model"], "cas-register");
+        assert_eq!(test["checker"]["model"], "cas-register");
         // The report hook ran after results.json.
         for page in ["index.html", "timeline.html"] {
             assert!(

@@ -266,6 +266,8 @@ pub enum CheckError {
 /// What a checker found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "checker", rename_all = "kebab-case")]
+// One report per check, moved rarely: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum CheckReport {
     Linearizable(linear::Report),
     ListAppend(ElleReport),
@@ -295,6 +297,20 @@ impl CheckReport {
         match self {
             CheckReport::Linearizable(r) => Some(r),
             _ => None,
+        }
+    }
+
+    /// The checker's name: its `checker` tag in JSON (`linearizable`, `jepsen-set`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckReport::Linearizable(_) => "linearizable",
+            CheckReport::ListAppend(_) => "list-append",
+            CheckReport::RwRegister(_) => "rw-register",
+            CheckReport::JepsenSet(_) => "jepsen-set",
+            CheckReport::Counter(_) => "counter",
+            CheckReport::TotalQueue(_) => "total-queue",
+            CheckReport::UniqueIds(_) => "unique-ids",
+            CheckReport::Bank(_) => "bank",
         }
     }
 

@@ -89,14 +89,16 @@ impl ExternalSpec {
             .unwrap_or_else(|_| self.argv.join(" "))
     }
 
-    /// For `test.json`: `{"argv": [...], "env": {...}}`.
-    pub fn describe(&self) -> Value {
-        let env: Map<String, Value> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        json!({"argv": self.argv, "env": env})
+    /// For `test.json`.
+    pub fn describe(&self) -> faultline_store::ClientRecord {
+        faultline_store::ClientRecord {
+            argv: self.argv.clone(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
     }
 }
 
@@ -781,7 +783,10 @@ mod tests {
         assert_eq!(s.command_line(), "python3 'my client.py' '--x=1'");
         assert_eq!(
             s.describe(),
-            json!({"argv": ["python3", "my client.py", "--x=1"], "env": {"A": "b=c", "EMPTY": ""}})
+            serde_json::from_value::<faultline_store::ClientRecord>(
+                json!({"argv": ["python3", "my client.py", "--x=1"], "env": {"A": "b=c", "EMPTY": ""}})
+            )
+            .unwrap()
         );
         assert!(matches!(
             ExternalSpec::parse("  ", &[]),

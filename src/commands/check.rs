@@ -3,13 +3,16 @@
 use super::UsageError;
 use clap::{Args, ValueEnum};
 use faultline::report::junit::{self, Suite};
-use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, ElleReport, UnknownModel};
+use faultline::store::{self, Results, StoreError, TestRecord};
+use faultline_checkers::check::{
+    check, CheckError, CheckReport, CheckerSpec, LinearModel, Options, RwInference,
+};
+use faultline_checkers::elle::{ConsistencyModel, UnknownModel};
 use faultline_checkers::history::{self, Format, History, HistoryError, JsonlReader};
-use faultline_checkers::linear::{self, LinError, Options, Progress, Report};
+use faultline_checkers::linear::{Explanation, LinError, Progress};
 use faultline_checkers::model::{infer_model, infer_txn_model};
-use faultline_checkers::simple;
 use faultline_checkers::Validity;
-use serde_json::json;
+use serde::Serialize;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -31,9 +34,10 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
     /// The model to check against (default: guessed from the operations). list-append
     /// and rw-register run the transactional (Elle-style) checker; counter, total-queue,
-    /// unique-ids and bank run Jepsen's checkers of those names; multi-register is
-    /// Knossos' (txn of [read k v] / [write k v] micro-ops, linearizable)
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ALL_MODELS))]
+    /// unique-ids and bank run Jepsen's checkers of those names (jepsen-set is Jepsen's
+    /// set checker: adds against the final read; set is Knossos' linearizable set);
+    /// a store folder is checked with the checker its test.json names
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(CheckerSpec::names()))]
     pub model: Option<String>,
     /// For register, cas-register, kv and multi-register: the state the object starts
     /// in, as JSON (default: null, unset): 0 for a register, a string for every key of
@@ -86,29 +90,6 @@ pub struct CheckArgs {
     pub junit: Option<PathBuf>,
 }
 
-const ALL_MODELS: &[&str] = &[
-    "register",
-    "cas-register",
-    "kv",
-    "set",
-    "fifo-queue",
-    "unordered-queue",
-    "mutex",
-    "multi-register",
-    "list-append",
-    "rw-register",
-    "counter",
-    "total-queue",
-    "unique-ids",
-    "bank",
-];
-
-/// The transactional models, told apart by their micro-ops.
-const TXN_MODELS: &[&str] = &["list-append", "rw-register", "multi-register"];
-
-/// The models `--initial-value` applies to.
-const INITIAL_VALUE_MODELS: &[&str] = &["register", "cas-register", "kv", "multi-register"];
-
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(s)
         .map_err(|e| format!("not JSON ({e}); a string is written with its quotes, '\"a\"'"))
@@ -116,6 +97,12 @@ fn parse_json(s: &str) -> Result<serde_json::Value, String> {
 
 /// Why a file could not be checked: bad input, reported with exit code 254.
 struct BadInput(String);
+
+impl From<StoreError> for BadInput {
+    fn from(e: StoreError) -> BadInput {
+        BadInput(e.to_string())
+    }
+}
 
 /// What an error about an operation adds when the model was guessed: that it was, which
 /// models there are, and how to name one (the guess is the likeliest cause).
@@ -125,9 +112,8 @@ fn guess_hint(model: &str, txn: bool) -> String {
          rw-register, Knossos' [write k v] / [read k v] multi-register (--model multi-register)"
             .to_string()
     } else {
-        let others: Vec<&str> = ALL_MODELS
-            .iter()
-            .copied()
+        let others: Vec<&str> = CheckerSpec::names()
+            .into_iter()
             .filter(|m| !TXN_MODELS.contains(m))
             .collect();
         format!("one of {}", others.join(", "))
@@ -136,6 +122,88 @@ fn guess_hint(model: &str, txn: bool) -> String {
         "\n  (the model {model} was guessed from the operations; name the model with \
          --model: {which})"
     )
+}
+
+/// The transactional models, told apart by their micro-ops.
+const TXN_MODELS: &[&str] = &["list-append", "rw-register", "multi-register"];
+
+/// The command line's checker options, each applied to the checker a file gets.
+struct Overrides {
+    consistency: Option<ConsistencyModel>,
+    initial_value: Option<serde_json::Value>,
+    inference: RwInference,
+    bank_total: Option<i64>,
+}
+
+impl Overrides {
+    fn of(a: &CheckArgs) -> Result<Overrides, UsageError> {
+        Ok(Overrides {
+            consistency: a
+                .consistency_model
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: UnknownModel| UsageError(e.to_string()))?,
+            initial_value: a.initial_value.clone(),
+            inference: RwInference {
+                wfr_keys: a.wfr_keys,
+                sequential_keys: a.sequential_keys,
+                linearizable_keys: a.linearizable_keys,
+                allow_unwritten_reads: a.allow_unwritten_reads,
+            },
+            bank_total: a.bank_total,
+        })
+    }
+
+    /// `spec` with the options given on the command line; an option the checker does not
+    /// take is bad input, not silently ignored.
+    fn apply(&self, mut spec: CheckerSpec) -> Result<CheckerSpec, BadInput> {
+        if let Some(m) = self.consistency {
+            // A consistency model for a checker that has none is harmless when it came
+            // with several files of different kinds; it only applies where it can.
+            spec.set_consistency_model(m);
+        }
+        if let Some(v) = &self.initial_value {
+            match &mut spec {
+                CheckerSpec::Linearizable {
+                    model,
+                    initial_value,
+                } if model.takes_initial_value() => *initial_value = Some(v.clone()),
+                other => {
+                    let takes: Vec<&str> = LinearModel::ALL
+                        .iter()
+                        .filter(|m| m.takes_initial_value())
+                        .map(|m| m.name())
+                        .collect();
+                    return Err(BadInput(format!(
+                        "--initial-value applies to the {} models, not {}",
+                        takes.join(", "),
+                        model_name(other)
+                    )));
+                }
+            }
+        }
+        if let CheckerSpec::RwRegister { inference, .. } = &mut spec {
+            let given = self.inference;
+            inference.wfr_keys |= given.wfr_keys;
+            inference.sequential_keys |= given.sequential_keys;
+            inference.linearizable_keys |= given.linearizable_keys;
+            inference.allow_unwritten_reads |= given.allow_unwritten_reads;
+        }
+        if let (CheckerSpec::Bank { total }, Some(t)) = (&mut spec, self.bank_total) {
+            *total = Some(t);
+        }
+        Ok(spec)
+    }
+}
+
+/// The model's name as the summary line and `--json` give it: the linearizability
+/// model's (`cas-register`), else the checker's (`list-append`).
+fn model_name(spec: &CheckerSpec) -> String {
+    match spec {
+        CheckerSpec::Linearizable { model, .. } => model.name().to_string(),
+        other => other.name().to_string(),
+    }
 }
 
 pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
@@ -156,12 +224,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
         // A second Ctrl-C is not caught again: the default action ends the process.
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
     }
-    let consistency: Option<ConsistencyModel> = a
-        .consistency_model
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: UnknownModel| UsageError(e.to_string()))?;
+    let overrides = Overrides::of(&a)?;
     let format = match a.format {
         FormatArg::Auto => None,
         FormatArg::Jsonl => Some(Format::Jsonl),
@@ -173,18 +236,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
     let mut suites = Vec::new();
     for file in &a.files {
         let started = Instant::now();
-        let deadline = timeout.map(|t| started + t);
-        match check_one(
-            file,
-            &a,
-            consistency,
-            format,
-            deadline,
+        let limits = Limits {
+            deadline: timeout.map(|t| started + t),
             memory_limit,
-            &cancel,
-        ) {
+            cancel: cancel.clone(),
+        };
+        match check_one(file, &a, &overrides, format, &limits) {
             Ok(outcome) => {
-                verdict = verdict.merge(outcome.report.valid());
+                verdict = verdict.merge(outcome.valid());
                 print_outcome(&outcome, a.json);
                 if a.junit.is_some() {
                     suites.push(junit_suite(&outcome));
@@ -194,10 +253,12 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
                 bad_input = true;
                 suites.push(Suite::unreadable(&file.display().to_string(), &message));
                 if a.json {
-                    println!(
-                        "{}",
-                        json!({"file": file, "valid": "unknown", "error": message})
-                    );
+                    let doc = Unreadable {
+                        file,
+                        valid: Validity::Unknown,
+                        error: &message,
+                    };
+                    println!("{}", serde_json::to_string(&doc)?);
                 }
                 eprintln!("error: {message}");
             }
@@ -214,118 +275,59 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// What a checker said about one file.
-enum Checked {
-    Linear(Box<Report>),
-    Elle(Box<ElleReport>),
-    /// One of Jepsen's simpler checkers (`simple::NAMES`).
-    Simple(Box<SimpleChecked>),
-}
-
-/// A simple checker's verdict, its report as JSON and as text.
-struct SimpleChecked {
+/// The `--json` line of a file that could not be checked.
+#[derive(Serialize)]
+struct Unreadable<'a> {
+    file: &'a Path,
     valid: Validity,
-    /// Operations it looked at, as the summary line counts them (`12 reads`).
-    counted: String,
-    report: serde_json::Value,
-    text: String,
+    error: &'a str,
 }
 
-/// Runs the simple checker `model` names; `None` if it names none.
-fn check_simple(
-    model: &str,
-    history: &History,
-    bank_total: Option<i64>,
-) -> Option<Result<SimpleChecked, HistoryError>> {
-    fn done<R: serde::Serialize>(
-        valid: Validity,
-        counted: String,
-        r: &R,
-        text: String,
-    ) -> SimpleChecked {
-        SimpleChecked {
-            valid,
-            counted,
-            report: serde_json::to_value(r).unwrap_or_else(|e| json!({"error": e.to_string()})),
-            text,
-        }
-    }
-    Some(match model {
-        "counter" => simple::counter::check_counter(history).map(|r| {
-            let n = format!("{} reads, {} adds", r.read_count, r.add_count);
-            done(r.valid, n, &r, r.to_text())
-        }),
-        "total-queue" => simple::queue::check_total_queue(history).map(|r| {
-            let n = format!("{} enqueues, {} dequeued", r.attempt_count, r.ok_count);
-            done(r.valid, n, &r, r.to_text())
-        }),
-        "unique-ids" => {
-            let r = simple::unique_ids::check_unique_ids(history);
-            let n = format!("{} ids", r.acknowledged_count);
-            Ok(done(r.valid, n, &r, r.to_text()))
-        }
-        "bank" => simple::bank::check_bank(history, bank_total.map(i128::from)).map(|r| {
-            let n = format!("{} reads", r.read_count);
-            done(r.valid, n, &r, r.to_text())
-        }),
-        _ => return None,
-    })
+/// How long and how much a check may take.
+struct Limits {
+    deadline: Option<Instant>,
+    memory_limit: usize,
+    cancel: Arc<AtomicBool>,
 }
 
-impl Checked {
-    fn valid(&self) -> Validity {
-        match self {
-            Checked::Linear(r) => r.valid,
-            Checked::Elle(r) => r.valid,
-            Checked::Simple(r) => r.valid,
-        }
-    }
-}
-
+/// What the checker said about one file.
 struct Outcome {
     file: PathBuf,
-    model: String,
+    spec: CheckerSpec,
     events: usize,
     read_seconds: f64,
     check_seconds: f64,
-    report: Checked,
+    /// The report; `Err` when no checker ran because the deadline came first.
+    report: Result<CheckReport, String>,
 }
 
-/// What a store folder's test.json says about checking it.
-#[derive(Default)]
-struct Stored {
-    model: Option<String>,
-    /// The transactional checker's model the test ran with (`faultline test
-    /// --consistency-model`, or what `--isolation` promises).
-    consistency: Option<ConsistencyModel>,
-}
-
-/// A store folder stands for the history in it; its test.json may name the model.
-fn locate(path: &Path) -> Result<(PathBuf, Stored), BadInput> {
-    if !path.is_dir() {
-        return Ok((path.to_path_buf(), Stored::default()));
+impl Outcome {
+    fn valid(&self) -> Validity {
+        self.report
+            .as_ref()
+            .map_or(Validity::Unknown, CheckReport::valid)
     }
-    let test = std::fs::read_to_string(path.join("test.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    let field = |name: &str| {
-        test.as_ref()
-            .and_then(|v| v.get(name).and_then(|m| m.as_str()).map(str::to_string))
+
+    fn results(&self, history: Option<&History>) -> Results {
+        Results::checked(
+            self.report.clone(),
+            history.map(faultline_checkers::check::OpStats::of),
+        )
+    }
+}
+
+/// A store folder stands for the history in it; its test.json names the checker it was
+/// judged with.
+fn locate(path: &Path) -> Result<(PathBuf, Option<CheckerSpec>), BadInput> {
+    if !path.is_dir() {
+        return Ok((path.to_path_buf(), None));
+    }
+    let stored = if path.join(store::TEST_FILE).is_file() {
+        store::read_test(path)?.checker_spec()
+    } else {
+        None
     };
-    let consistency = match field("consistency_model") {
-        Some(m) => Some(m.parse().map_err(|e: UnknownModel| {
-            BadInput(format!(
-                "{}: consistency_model: {e}",
-                path.join("test.json").display()
-            ))
-        })?),
-        None => None,
-    };
-    let stored = Stored {
-        model: field("model"),
-        consistency,
-    };
-    for name in ["history.jsonl", "history.edn"] {
+    for name in [store::HISTORY_FILE, "history.edn"] {
         let p = path.join(name);
         if p.is_file() {
             return Ok((p, stored));
@@ -337,136 +339,104 @@ fn locate(path: &Path) -> Result<(PathBuf, Stored), BadInput> {
     )))
 }
 
+/// The checker named on the command line, else the store folder's, else the one the
+/// operations suggest; `true` when guessed.
+fn choose(
+    a: &CheckArgs,
+    stored: Option<CheckerSpec>,
+    history: &History,
+) -> Result<(CheckerSpec, bool), BadInput> {
+    if let Some(name) = &a.model {
+        let spec = CheckerSpec::named(name).map_err(|e| BadInput(e.to_string()))?;
+        return Ok((spec, false));
+    }
+    if let Some(spec) = stored {
+        return Ok((spec, false));
+    }
+    let mut txns = history
+        .ops
+        .iter()
+        .filter(|o| o.process.is_client() && &*o.f == "txn")
+        .peekable();
+    let name = if txns.peek().is_some() {
+        infer_txn_model(txns.map(|o| &o.value))
+    } else {
+        let mut fs = history
+            .ops
+            .iter()
+            .filter(|o| o.process.is_client())
+            .map(|o| &*o.f);
+        infer_model(&mut fs).unwrap_or("cas-register")
+    };
+    let spec = CheckerSpec::named(name).map_err(|e| BadInput(e.to_string()))?;
+    Ok((spec, true))
+}
+
 fn check_one(
     path: &Path,
     a: &CheckArgs,
-    consistency: Option<ConsistencyModel>,
+    overrides: &Overrides,
     format: Option<Format>,
-    deadline: Option<Instant>,
-    memory_limit: usize,
-    cancel: &Arc<AtomicBool>,
+    limits: &Limits,
 ) -> Result<Outcome, BadInput> {
     let (file, stored) = locate(path)?;
-    let stored_model = stored.model;
-    let consistency = consistency
-        .or(stored.consistency)
-        .unwrap_or(ConsistencyModel::StrictSerializable);
     let t0 = Instant::now();
     let from_store = path.is_dir();
-    let history = match read(&file, format, deadline, from_store) {
+    let history = match read(&file, format, limits.deadline, from_store) {
         Ok(h) => h,
         Err(e) if e.to_string().contains(READ_TIMEOUT) => {
             // Not bad input: the limit came first. The verdict is unknown, as for a
             // search that ran out of time.
+            let spec = match (&a.model, stored) {
+                (Some(m), _) => CheckerSpec::named(m).map_err(|e| BadInput(e.to_string()))?,
+                (None, Some(s)) => s,
+                (None, None) => CheckerSpec::linearizable(LinearModel::CasRegister),
+            };
             return Ok(Outcome {
                 file,
-                model: a.model.clone().or(stored_model).unwrap_or_default(),
+                spec,
                 events: 0,
                 read_seconds: t0.elapsed().as_secs_f64(),
                 check_seconds: 0.0,
-                report: Checked::Linear(Box::new(Report {
-                    valid: Validity::Unknown,
-                    model: String::new(),
-                    operations: 0,
-                    keys: 0,
-                    keys_decided: 0,
-                    reason: Some(e.to_string()),
-                    failures: Vec::new(),
-                    deepest: None,
-                    stats: Default::default(),
-                })),
+                report: Err(e.to_string()),
             });
         }
         Err(e) => return Err(BadInput(e.to_string())),
     };
     let read_seconds = t0.elapsed().as_secs_f64();
-    let txns = history
+    let (spec, guessed) = choose(a, stored, &history)?;
+    let spec = overrides.apply(spec)?;
+    let is_txn = history
         .ops
         .iter()
-        .filter(|o| o.process.is_client() && &*o.f == "txn");
-    let is_txn = txns.clone().next().is_some();
-    let given = a.model.clone().or(stored_model);
-    let guessed = given.is_none();
-    let model = match given {
-        Some(m) => m,
-        None if is_txn => infer_txn_model(txns.map(|o| &o.value)).to_string(),
-        None => {
-            let mut fs = history
-                .ops
-                .iter()
-                .filter(|o| o.process.is_client())
-                .map(|o| &*o.f);
-            infer_model(&mut fs).unwrap_or("cas-register").to_string()
-        }
-    };
+        .any(|o| o.process.is_client() && &*o.f == "txn");
     // A guess that cannot read the history is likelier than a broken history.
     let hint = |message: String| {
         if guessed {
-            message + &guess_hint(&model, is_txn)
+            message + &guess_hint(&model_name(&spec), is_txn)
         } else {
             message
         }
     };
-    if a.initial_value.is_some() && !INITIAL_VALUE_MODELS.contains(&model.as_str()) {
-        return Err(BadInput(format!(
-            "--initial-value applies to the {} models, not {model}",
-            INITIAL_VALUE_MODELS.join(", ")
-        )));
-    }
-    // The transactional and the simple checkers: one pass, no progress display.
-    let t1 = Instant::now();
-    let quick = if model == "list-append" || model == "rw-register" {
-        let opts = ElleOptions {
-            wfr_keys: a.wfr_keys,
-            sequential_keys: a.sequential_keys,
-            linearizable_keys: a.linearizable_keys,
-            allow_unwritten_reads: a.allow_unwritten_reads,
-            ..ElleOptions::for_model(consistency)
-        };
-        let report = if model == "list-append" {
-            elle::check_list_append(&history, &opts)
-        } else {
-            elle::check_rw_register(&history, &opts)
-        };
-        Some(
-            report
-                .map(|r| Checked::Elle(Box::new(r)))
-                .map_err(|e| BadInput(hint(e.to_string())))?,
-        )
-    } else {
-        check_simple(&model, &history, a.bank_total)
-            .map(|r| r.map(|c| Checked::Simple(Box::new(c))))
-            .transpose()
-            .map_err(|e| BadInput(hint(e.to_string())))?
-    };
-    if let Some(report) = quick {
-        let outcome = Outcome {
-            file,
-            model,
-            events: history.len(),
-            read_seconds,
-            check_seconds: t1.elapsed().as_secs_f64(),
-            report,
-        };
-        write_report(a, &history, &outcome);
-        free_later(history);
-        return Ok(outcome);
-    }
     let progress = Arc::new(Progress::default());
     let opts = Options {
-        timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
-        memory_limit: Some(memory_limit),
-        cancel: Some(cancel.clone()),
+        timeout: limits
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now())),
+        memory_limit: Some(limits.memory_limit),
+        cancel: Some(limits.cancel.clone()),
         progress: Some(progress.clone()),
     };
     let t1 = Instant::now();
-    let display = ProgressDisplay::start(file.display().to_string(), progress);
-    let result = linear::check_named_from(&model, &history, &opts, a.initial_value.as_ref())
-        .ok_or_else(|| BadInput(format!("unknown model {model:?}")))?;
+    // Only the linearizability search can take long enough to want a progress bar.
+    let display = spec
+        .is_linearizability()
+        .then(|| ProgressDisplay::start(file.display().to_string(), progress));
+    let report = check(&spec, &history, &opts);
     let check_seconds = t1.elapsed().as_secs_f64();
     drop(display);
-    let report = result.map_err(|e| match e {
-        LinError::BadInitialValue { message, .. } => BadInput(format!(
+    let report = report.map_err(|e| match e {
+        CheckError::Linear(LinError::BadInitialValue { message, .. }) => BadInput(format!(
             "--initial-value {}: {message}",
             a.initial_value
                 .as_ref()
@@ -477,19 +447,19 @@ fn check_one(
     })?;
     let outcome = Outcome {
         file,
-        model,
+        spec,
         events: history.len(),
         read_seconds,
         check_seconds,
-        report: Checked::Linear(Box::new(report)),
+        report: Ok(report),
     };
     write_report(a, &history, &outcome);
     free_later(history);
     Ok(outcome)
 }
 
-/// `--report DIR`: the pages a run gets, for a history checked offline. Failures are
-/// logged by the report module; they never change the verdict or the exit code.
+/// `--report DIR`: the pages a run gets, and its `results.json`, for a history checked
+/// offline. Failures are warned of; they never change the verdict or the exit code.
 fn write_report(a: &CheckArgs, history: &History, o: &Outcome) {
     let Some(dir) = &a.report else { return };
     let dir = if a.files.len() > 1 {
@@ -497,28 +467,16 @@ fn write_report(a: &CheckArgs, history: &History, o: &Outcome) {
     } else {
         dir.clone()
     };
-    let (mut results, linear, elle) = match &o.report {
-        Checked::Linear(r) => (serde_json::to_value(&**r), Some(&**r), None),
-        Checked::Elle(r) => (serde_json::to_value(&**r), None, Some(&**r)),
-        Checked::Simple(r) => (Ok(r.report.clone()), None, None),
-    };
-    if let Ok(serde_json::Value::Object(m)) = &mut results {
-        m.insert("file".into(), json!(o.file));
-        m.insert("model".into(), json!(o.model));
-        m.insert("events".into(), json!(o.events));
-    }
-    let results =
-        results.unwrap_or_else(|e| json!({"valid": o.report.valid(), "error": e.to_string()}));
+    let results = o.results(Some(history));
     if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| {
         std::fs::write(
-            dir.join("results.json"),
+            dir.join(store::RESULTS_FILE),
             serde_json::to_string_pretty(&results).unwrap_or_default() + "\n",
         )
     }) {
         eprintln!("warning: {}: results.json not written: {e}", dir.display());
     }
-    let errors = faultline::report::write_reports(&dir, history, &results, linear, elle);
-    for e in &errors {
+    for e in faultline::report::write_reports(&dir, history, &results) {
         eprintln!("warning: report {e}");
     }
     eprintln!("reports in {}/index.html", dir.display());
@@ -641,135 +599,97 @@ fn default_memory_limit() -> usize {
 }
 
 /// The file's verdict as a JUnit suite, built the way `faultline test` builds one from
-/// a run's results, so both explain a failure in the same words.
+/// a run's records, so both explain a failure in the same words.
 fn junit_suite(o: &Outcome) -> Suite {
-    let (checker, report) = match &o.report {
-        Checked::Linear(r) => ("linearizable", serde_json::to_value(r)),
-        Checked::Elle(r) => ("elle", serde_json::to_value(r)),
-        Checked::Simple(r) => (o.model.as_str(), Ok(r.report.clone())),
-    };
-    let report = report.unwrap_or_else(|e| json!({ "error": e.to_string() }));
-    // A simple checker is named by its model alone (`counter`), as Jepsen names it.
-    let checker = match &o.report {
-        Checked::Simple(_) => json!({ "checker": checker }),
-        _ => json!({ "checker": checker, "model": o.model }),
-    };
-    let test = json!({ "name": o.file, "checker": checker });
-    let results = json!({
-        "valid": o.report.valid(),
-        "workload": report,
-        "run": {"elapsed_secs": o.check_seconds},
-    });
-    Suite::from_results(&test, &results, &o.file.display().to_string())
+    let test = TestRecord::for_file(o.file.display().to_string(), o.spec.clone());
+    let mut suite = Suite::from_results(&test, &o.results(None), &o.file.display().to_string());
+    suite.time_secs = o.check_seconds;
+    for case in &mut suite.cases {
+        case.time_secs = o.check_seconds;
+    }
+    suite
+}
+
+/// One `--json` line: the file's facts, then the checker's report.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    file: &'a Path,
+    /// The linearizability report names its model itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    events: usize,
+    read_seconds: f64,
+    check_seconds: f64,
+    /// Operations (linearizability) or transactions (Elle) checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ops: Option<usize>,
+    /// The first violation, for a quick look (all are in `failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
+    #[serde(flatten)]
+    report: Reported<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Reported<'a> {
+    Report(&'a CheckReport),
+    Undecided { valid: Validity, reason: &'a str },
 }
 
 fn print_outcome(o: &Outcome, as_json: bool) {
+    let model = model_name(&o.spec);
+    if as_json {
+        let (report, ops, explanation) = match &o.report {
+            Ok(r) => (
+                Reported::Report(r),
+                match r {
+                    CheckReport::Linearizable(l) => Some(l.operations),
+                    _ => r.elle().map(|e| e.txn_count),
+                },
+                r.linear().and_then(|l| l.failures.first()),
+            ),
+            Err(reason) => (
+                Reported::Undecided {
+                    valid: Validity::Unknown,
+                    reason,
+                },
+                None,
+                None,
+            ),
+        };
+        let line = JsonLine {
+            file: &o.file,
+            model: (!matches!(o.report, Ok(CheckReport::Linearizable(_)))).then_some(model),
+            events: o.events,
+            read_seconds: o.read_seconds,
+            check_seconds: o.check_seconds,
+            ops,
+            explanation,
+            report,
+        };
+        match serde_json::to_string(&line) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: {}: the report as JSON: {e}", o.file.display()),
+        }
+        return;
+    }
     match &o.report {
-        Checked::Linear(r) => print_linear(o, r, as_json),
-        Checked::Elle(r) => print_elle(o, r, as_json),
-        Checked::Simple(r) => print_simple(o, r, as_json),
-    }
-}
-
-fn print_linear(o: &Outcome, r: &Report, as_json: bool) {
-    if as_json {
-        let doc = json!({
-            "file": o.file,
-            "model": o.model,
-            "valid": r.valid,
-            "ops": r.operations,
-            "events": o.events,
-            "keys": r.keys,
-            "keys_decided": r.keys_decided,
-            "read_seconds": o.read_seconds,
-            "check_seconds": o.check_seconds,
-            "reason": r.reason,
-            "explanation": r.failures.first(),
-            "failures": r.failures,
-            "deepest": r.deepest,
-            "stats": r.stats,
-        });
-        println!("{doc}");
-        return;
-    }
-    let keys = if r.keys == 1 {
-        "1 key".to_string()
-    } else {
-        format!("{} keys", r.keys)
-    };
-    println!(
-        "{}: {}  ({}, {} operations, {keys}, checked in {:.3} s)",
-        o.file.display(),
-        r.valid,
-        o.model,
-        r.operations,
-        o.check_seconds
-    );
-    if let Some(reason) = &r.reason {
-        println!("  {reason}");
-    }
-    if let Some(d) = &r.deepest {
-        println!("  where it stood:");
-        print!("{}", d.to_text());
-    }
-    for (i, f) in r.failures.iter().enumerate() {
-        if i == 3 {
+        Ok(r) => {
             println!(
-                "  ... and {} more keys not linearizable",
-                r.failures.len() - 3
+                "{}: {}  ({model}, {}, checked in {:.3} s)",
+                o.file.display(),
+                r.valid(),
+                r.counted(),
+                o.check_seconds
             );
-            break;
+            print!("{}", r.to_text());
         }
-        print!("{}", f.to_text());
-    }
-}
-
-/// A checker's JSON report with what every `--json` line says about its file.
-fn with_file_fields(mut doc: serde_json::Value, o: &Outcome) -> serde_json::Value {
-    if let Some(m) = doc.as_object_mut() {
-        m.insert("file".into(), json!(o.file));
-        m.insert("model".into(), json!(o.model));
-        m.insert("events".into(), json!(o.events));
-        m.insert("read_seconds".into(), json!(o.read_seconds));
-        m.insert("check_seconds".into(), json!(o.check_seconds));
-    }
-    doc
-}
-
-fn print_elle(o: &Outcome, r: &ElleReport, as_json: bool) {
-    if as_json {
-        let mut doc = serde_json::to_value(r).unwrap_or_else(|e| json!({"error": e.to_string()}));
-        if let Some(m) = doc.as_object_mut() {
-            m.insert("ops".into(), json!(r.txn_count));
+        Err(reason) => {
+            println!("{}: {}  ({model})", o.file.display(), Validity::Unknown);
+            println!("  {reason}");
         }
-        println!("{}", with_file_fields(doc, o));
-        return;
     }
-    println!(
-        "{}: {}  ({}, {} transactions, checked in {:.3} s)",
-        o.file.display(),
-        r.valid,
-        o.model,
-        r.txn_count,
-        o.check_seconds
-    );
-    print!("{}", r.to_text());
-}
-
-fn print_simple(o: &Outcome, r: &SimpleChecked, as_json: bool) {
-    if as_json {
-        println!("{}", with_file_fields(r.report.clone(), o));
-        return;
-    }
-    println!(
-        "{}: {}  ({}, {}, checked in {:.3} s)",
-        o.file.display(),
-        r.valid,
-        o.model,
-        r.counted,
-        o.check_seconds
-    );
-    print!("{}", r.text);
 }
 
 /// A progress bar on standard error, shown once a check has taken a second. Dropping it

@@ -16,9 +16,10 @@ use faultline::clients::postgres::{Isolation, PostgresClients};
 use faultline::control::Control;
 use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
 use faultline::nemesis::ControlExecutor;
-use faultline::runner::harness::{self, ExtraCheck};
+use faultline::runner::harness;
 use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
+use faultline::store::{Host, LogCheck, SuiteSource, TestConfig};
 use faultline_checkers::history::OpType;
 use faultline_checkers::Validity;
 use faultline_nemesis::fault::NemesisContext;
@@ -584,29 +585,38 @@ fn run_in(
     cfg.op_timeout = plan.op_timeout;
     cfg.stop = stop.clone();
     cfg.progress = Arc::new(Progress::default());
-    let config = json!({
-        "db": database.name(),
-        "command_line": std::env::args().collect::<Vec<_>>(),
-        "test_index": index,
-        "test_count": o.test_count,
-        "serializable_reads": o.serializable_reads,
-        "leave_db_running": o.leave_db_running,
-        "hosts": nodes.iter().map(|n| json!({"name": n.name, "host": n.host})).collect::<Vec<_>>(),
-        "store": o.store,
-        "nemesis": plan.faults.iter().map(|k| k.name()).collect::<Vec<_>>(),
-        "nemesis_interval_secs": plan.nemesis_interval.as_secs_f64(),
-        "partition": o.partition,
-        "kill_target": o.kill_target,
-        "pause_target": o.pause_target,
-        "clock_target": o.clock_target,
-        "packet_target": o.packet_target,
-        "packet": o.packet,
-        "log_patterns": o.log_pattern,
-        "client": plan.client.as_ref().map(ExternalSpec::describe),
-        "suite": o.loaded_suite.as_ref().map(|s| json!({"path": s.path, "text": s.text})),
-        "isolation": plan.txn.isolation.map(|i| i.name()),
-        "consistency_model": plan.txn.consistency_model,
-    });
+    let config = TestConfig {
+        db: Some(database.name().to_string()),
+        command_line: std::env::args().collect(),
+        test_index: Some(index),
+        test_count: Some(o.test_count),
+        serializable_reads: o.serializable_reads,
+        leave_db_running: o.leave_db_running,
+        hosts: nodes
+            .iter()
+            .map(|n| Host {
+                name: n.name.clone(),
+                host: n.host.clone(),
+            })
+            .collect(),
+        store: Some(o.store.clone()),
+        nemesis: plan.faults.iter().map(|k| k.name().to_string()).collect(),
+        nemesis_interval_secs: Some(plan.nemesis_interval.as_secs_f64()),
+        partition: Some(o.partition.clone()),
+        kill_target: Some(o.kill_target.clone()),
+        pause_target: Some(o.pause_target.clone()),
+        clock_target: Some(o.clock_target.clone()),
+        packet_target: Some(o.packet_target.clone()),
+        packet: Some(o.packet.clone()),
+        log_patterns: o.log_pattern.clone(),
+        client: plan.client.as_ref().map(ExternalSpec::describe),
+        suite: o.loaded_suite.as_ref().map(|s| SuiteSource {
+            path: s.path.clone(),
+            text: s.text.clone(),
+        }),
+        isolation: plan.txn.isolation.map(|i| i.name().to_string()),
+        consistency_model: Some(plan.txn.consistency_model),
+    };
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
         seed,
@@ -704,34 +714,23 @@ fn run_in(
     // database's fault alone.
     healed.context("healing the nemesis's faults")?;
     tracing::info!("checking the history");
-    let extra: Vec<ExtraCheck> = log_check(plan, dir, logs.as_deref()).into_iter().collect();
-    let valid = harness::analyze_with(dir, w.checker, &summary, &extra)?;
+    let logs = log_check(plan, dir, logs.as_deref());
+    let valid = harness::analyze(dir, &w.checker, &summary, logs)?;
     Ok((valid, summary))
 }
 
 /// `--log-pattern` over the downloaded logs. Logs that could not be downloaded or read
 /// leave the verdict unknown: the patterns were asked for and nobody looked.
-fn log_check(plan: &Plan, dir: &RunDir, logs: Option<&[PathBuf]>) -> Option<ExtraCheck> {
+fn log_check(plan: &Plan, dir: &RunDir, logs: Option<&[PathBuf]>) -> Option<LogCheck> {
     if plan.log_patterns.is_empty() {
         return None;
     }
-    let scanned = match logs {
-        Some(files) => {
-            faultline::logscan::scan(&dir.dir, files, &plan.log_patterns).map_err(|e| e.to_string())
-        }
-        None => Err("the node logs could not be downloaded".to_string()),
-    };
-    Some(match scanned {
-        Ok(scan) => ExtraCheck {
-            name: "log_patterns",
-            valid: scan.valid,
-            report: serde_json::to_value(&scan).unwrap_or(Value::Null),
+    Some(match logs {
+        Some(files) => match faultline::logscan::scan(&dir.dir, files, &plan.log_patterns) {
+            Ok(scan) => LogCheck::Scanned(scan),
+            Err(e) => LogCheck::not_scanned(e.to_string()),
         },
-        Err(e) => ExtraCheck {
-            name: "log_patterns",
-            valid: Validity::Unknown,
-            report: json!({"valid": "unknown", "reason": e}),
-        },
+        None => LogCheck::not_scanned("the node logs could not be downloaded"),
     })
 }
 

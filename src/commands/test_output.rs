@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use faultline::report::junit::{self, Suite};
 use faultline::runner::RunSummary;
+use faultline::store::{CrashEntry, RunEntry, TestsDocument};
 use faultline_checkers::Validity;
-use serde_json::{json, Value};
 
 /// A run that was checked (whatever its verdict).
 pub struct Checked {
@@ -26,34 +26,39 @@ pub struct Crashed {
     pub error: String,
 }
 
-fn read_json(dir: &Path, file: &str) -> Value {
-    std::fs::read_to_string(dir.join(file))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// The document `--json` prints: the overall verdict and exit code, each run with its
 /// store folder and its `results.json`, and each crash with its error.
-pub fn results_document(runs: &[Checked], crashed: &[Crashed], exit_code: u8) -> Value {
+pub fn results_document(runs: &[Checked], crashed: &[Crashed], exit_code: u8) -> TestsDocument {
     let verdict: Validity = runs.iter().map(|r| r.valid).collect();
-    json!({
-        "valid": if crashed.is_empty() { json!(verdict) } else { json!("unknown") },
-        "exit_code": exit_code,
-        "runs": runs.iter().map(|r| json!({
-            "name": r.name,
-            "seed": r.seed,
-            "valid": r.valid,
-            "store": r.dir,
-            "summary": r.summary,
-            "results": read_json(&r.dir, "results.json"),
-        })).collect::<Vec<_>>(),
-        "crashed": crashed.iter().map(|c| json!({
-            "name": c.name,
-            "seed": c.seed,
-            "error": c.error,
-        })).collect::<Vec<_>>(),
-    })
+    TestsDocument {
+        valid: if crashed.is_empty() {
+            verdict
+        } else {
+            Validity::Unknown
+        },
+        exit_code,
+        runs: runs
+            .iter()
+            .map(|r| RunEntry {
+                name: r.name.clone(),
+                seed: r.seed,
+                valid: r.valid,
+                store: r.dir.clone(),
+                summary: r.summary,
+                results: faultline::store::read_results(&r.dir)
+                    .inspect_err(|e| tracing::warn!("{e}"))
+                    .ok(),
+            })
+            .collect(),
+        crashed: crashed
+            .iter()
+            .map(|c| CrashEntry {
+                name: c.name.clone(),
+                seed: c.seed,
+                error: c.error.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Writes the JUnit file: a suite per run, crashes included.

@@ -4,28 +4,70 @@
 
 use super::data::{clip, esc};
 use super::ReportError;
-use serde_json::Value;
+use faultline_checkers::Validity;
+use faultline_store::Results;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Jepsen's web colours for true / unknown / false / missing.
-pub fn verdict_color(v: &Value) -> &'static str {
+/// Jepsen's web colours for true / unknown / false; `None` is a run with no results
+/// yet (running, or cut short).
+pub fn verdict_color(v: Option<Validity>) -> &'static str {
     match v {
-        Value::Bool(true) => "#6DB6FE",
-        Value::Bool(false) => "#FEB5DA",
-        Value::String(s) if s == "unknown" => "#FFAA26",
-        _ => "#eaeaea",
+        Some(Validity::Valid) => "#6DB6FE",
+        Some(Validity::Invalid) => "#FEB5DA",
+        Some(Validity::Unknown) => "#FFAA26",
+        None => "#eaeaea",
     }
 }
 
-pub fn verdict_text(v: &Value) -> String {
+pub fn verdict_text(v: Option<Validity>) -> &'static str {
     match v {
-        Value::Bool(true) => "valid".into(),
-        Value::Bool(false) => "INVALID".into(),
-        Value::String(s) => s.clone(),
-        Value::Null => "incomplete".into(),
-        other => other.to_string(),
+        Some(Validity::Valid) => "valid",
+        Some(Validity::Invalid) => "INVALID",
+        Some(Validity::Unknown) => "unknown",
+        None => "incomplete",
     }
+}
+
+/// The facts of the results worth a line each: checker, what it looked at, why.
+fn facts(results: &Results) -> Vec<(&'static str, String)> {
+    let mut f = Vec::new();
+    if let Some(r) = &results.workload {
+        f.push(("checker", r.name().to_string()));
+        f.push(("checked", r.counted()));
+        f.push((
+            "workload checker",
+            verdict_text(Some(r.valid())).to_string(),
+        ));
+        if let Some(why) = r.why() {
+            f.push(("why", why));
+        }
+    }
+    if let Some(e) = &results.error {
+        f.push(("error", e.clone()));
+    }
+    if let Some(l) = &results.log_patterns {
+        f.push(("node logs", verdict_text(Some(l.valid())).to_string()));
+        if let Some(why) = l.explanation() {
+            f.push(("node logs: why", why));
+        }
+    }
+    if let Some(s) = &results.stats {
+        f.push((
+            "operations",
+            format!(
+                "{} ok, {} failed, {} indeterminate",
+                s.total.ok, s.total.fail, s.total.info
+            ),
+        ));
+    }
+    if let Some(r) = &results.run {
+        f.push(("run time", format!("{:.1} s", r.elapsed_secs)));
+        if r.interrupted {
+            f.push(("interrupted", "the run was stopped before its end".into()));
+        }
+    }
+    f
 }
 
 /// Characters of `results.json` shown inline.
@@ -43,11 +85,11 @@ pub struct Links<'a> {
 pub fn render(
     dir: &Path,
     title: &str,
-    results: &Value,
+    results: &Results,
     links: &Links<'_>,
     errors: &[ReportError],
 ) -> Result<String, String> {
-    let valid = results.get("valid").cloned().unwrap_or(Value::Null);
+    let valid = Some(results.valid);
     let mut h = String::new();
     let _ = write!(
         h,
@@ -58,23 +100,17 @@ pub fn render(
         h,
         "<h1>{} <span class=\"verdict\" id=\"verdict\" style=\"background:{}\">{}</span></h1>",
         esc(&clip(title, 200)),
-        verdict_color(&valid),
-        esc(&verdict_text(&valid))
+        verdict_color(valid),
+        verdict_text(valid)
     );
-    // The top-level scalar facts of the results: model, counts, reason.
     h.push_str("<table class=\"facts\">");
-    if let Some(obj) = results.as_object() {
-        for (k, v) in obj.iter().take(40) {
-            if v.is_object() || v.is_array() {
-                continue;
-            }
-            let _ = write!(
-                h,
-                "<tr><th>{}</th><td>{}</td></tr>",
-                esc(k),
-                esc(&clip(&super::data::short(v, 300), 300))
-            );
-        }
+    for (k, v) in facts(results) {
+        let _ = write!(
+            h,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(k),
+            esc(&clip(&v, 300))
+        );
     }
     h.push_str("</table>\n");
     if !errors.is_empty() {

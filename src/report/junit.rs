@@ -9,12 +9,12 @@
 
 use std::path::Path;
 
+use faultline_checkers::check::CheckReport;
+use faultline_checkers::Validity;
+use faultline_store::{LogCheck, Results, StoreError, TestRecord};
 use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
-use serde_json::Value;
-
-use super::linear_page::failures_from_json;
 
 /// Failure texts longer than this are cut (with a note): a CI page shows the story,
 /// the store folder keeps all of it.
@@ -87,18 +87,9 @@ impl Suite {
     }
 
     /// The run stored in `dir`: its checker's verdict from `results.json`.
-    pub fn from_store(dir: &Path) -> std::io::Result<Suite> {
-        let read = |f: &str| -> std::io::Result<Value> {
-            let text = std::fs::read_to_string(dir.join(f))?;
-            serde_json::from_str(&text).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {e}", dir.join(f).display()),
-                )
-            })
-        };
-        let test = read("test.json")?;
-        let results = read("results.json")?;
+    pub fn from_store(dir: &Path) -> Result<Suite, StoreError> {
+        let test = faultline_store::read_test(dir)?;
+        let results = faultline_store::read_results(dir)?;
         Ok(Suite::from_results(
             &test,
             &results,
@@ -106,34 +97,35 @@ impl Suite {
         ))
     }
 
-    /// A suite from a run's `test.json` and `results.json` documents.
-    pub fn from_results(test: &Value, results: &Value, dir: &str) -> Suite {
-        let name = test["name"].as_str().unwrap_or("faultline").to_string();
-        let seed = test["seed"].as_u64();
-        let run = &results["run"];
-        let time_secs = run["elapsed_secs"].as_f64().unwrap_or(0.0);
+    /// A suite from a run's `test.json` and `results.json` records.
+    pub fn from_results(test: &TestRecord, results: &Results, dir: &str) -> Suite {
+        let run = results.run.unwrap_or_default();
         let mut properties = vec![("path".to_string(), dir.to_string())];
-        if let Some(s) = seed {
-            properties.push(("seed".into(), s.to_string()));
+        if let Some(seed) = test.seed() {
+            properties.push(("seed".into(), seed.to_string()));
         }
-        for k in ["ok", "fail", "info"] {
-            if let Some(n) = run[k].as_u64() {
+        if let Some(stats) = &results.stats {
+            let t = stats.total;
+            for (k, n) in [("ok", t.ok), ("fail", t.fail), ("info", t.info)] {
                 properties.push((format!("ops.{k}"), n.to_string()));
             }
         }
-        if let Some(db) = test["db"].as_str() {
-            properties.push(("db".into(), db.to_string()));
+        if let Some(db) = &test.config.db {
+            properties.push(("db".into(), db.clone()));
         }
+        let checker = test
+            .checker_spec()
+            .map_or_else(|| "checker".to_string(), |c| c.to_string());
         Suite {
-            name: match seed {
-                Some(s) => format!("{name} (seed {s})"),
-                None => name,
+            name: match test.seed() {
+                Some(seed) => format!("{} (seed {seed})", test.name),
+                None => test.name.clone(),
             },
-            timestamp: test["start_time"].as_str().and_then(iso_time),
-            time_secs,
+            timestamp: iso_time(&test.start_time),
+            time_secs: run.elapsed_secs,
             properties,
-            cases: std::iter::once(checker_case(&test["checker"], results, time_secs))
-                .chain(log_case(results, time_secs))
+            cases: std::iter::once(checker_case(checker, results, run.elapsed_secs))
+                .chain(log_case(results, run.elapsed_secs))
                 .collect(),
         }
     }
@@ -166,36 +158,26 @@ fn iso_time(stamp: &str) -> Option<String> {
     ))
 }
 
-/// The checker's name as test.json records it (`{"checker": "linearizable", "model":
-/// "cas-register"}`): `linearizable cas-register`.
-fn checker_name(checker: &Value) -> String {
-    match (checker["checker"].as_str(), checker["model"].as_str()) {
-        (Some(c), Some(m)) => format!("{c} {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => "checker".to_string(),
-    }
-}
-
-fn checker_case(checker: &Value, results: &Value, time_secs: f64) -> Case {
-    let name = checker_name(checker);
-    let workload = &results["workload"];
+fn checker_case(name: String, results: &Results, time_secs: f64) -> Case {
     // The workload checker's own verdict: the run's also counts the other checkers.
-    let valid = workload.get("valid").unwrap_or(&results["valid"]);
-    let outcome = match valid {
-        Value::Bool(true) => CaseOutcome::Passed,
-        Value::Bool(false) => {
-            let (message, text) = explanation(results);
-            CaseOutcome::Failed { message, text }
+    let outcome = match (&results.workload, &results.error) {
+        (Some(r), _) if r.valid() == Validity::Valid => CaseOutcome::Passed,
+        (Some(r), _) if r.valid() == Validity::Invalid => {
+            let text = r.to_text();
+            let message = r.why().unwrap_or_else(|| first_line(&text, "invalid"));
+            CaseOutcome::Failed {
+                message: first_line(&message, "invalid"),
+                text,
+            }
         }
-        _ => {
-            let why = workload["reason"]
-                .as_str()
-                .or_else(|| workload["error"].as_str())
-                .or_else(|| results["error"].as_str())
-                .unwrap_or("the checker could not decide");
+        (report, error) => {
+            let why = error
+                .clone()
+                .or_else(|| report.as_ref().and_then(CheckReport::why))
+                .unwrap_or_else(|| "the checker could not decide".to_string());
             CaseOutcome::Error {
-                message: format!("unknown: {}", first_line(why, "")),
-                text: why.to_string(),
+                message: format!("unknown: {}", first_line(&why, "")),
+                text: why,
             }
         }
     };
@@ -207,36 +189,28 @@ fn checker_case(checker: &Value, results: &Value, time_secs: f64) -> Case {
 }
 
 /// `--log-pattern`'s verdict on the node logs, when the run had patterns.
-fn log_case(results: &Value, time_secs: f64) -> Option<Case> {
-    let logs = results.get("log_patterns")?;
-    let outcome = match &logs["valid"] {
-        Value::Bool(true) => CaseOutcome::Passed,
-        Value::Bool(false) => {
-            let lines: Vec<String> = logs["matches"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|m| {
-                    format!(
-                        "{}:{}: {}",
-                        m["file"].as_str().unwrap_or("?"),
-                        m["line"],
-                        m["text"].as_str().unwrap_or("")
-                    )
-                })
+fn log_case(results: &Results, time_secs: f64) -> Option<Case> {
+    let logs = results.log_patterns.as_ref()?;
+    let outcome = match logs {
+        LogCheck::Scanned(scan) if scan.valid == Validity::Valid => CaseOutcome::Passed,
+        LogCheck::Scanned(scan) if scan.valid == Validity::Invalid => {
+            let lines: Vec<String> = scan
+                .matches
+                .iter()
+                .map(|m| format!("{}:{}: {}", m.file, m.line, m.text))
                 .collect();
             CaseOutcome::Failed {
-                message: first_line(logs["explanation"].as_str().unwrap_or(""), "log errors"),
+                message: first_line(scan.explanation.as_deref().unwrap_or(""), "log errors"),
                 text: lines.join("\n"),
             }
         }
-        _ => {
-            let why = logs["reason"]
-                .as_str()
-                .unwrap_or("the logs were not searched");
+        other => {
+            let why = other
+                .explanation()
+                .unwrap_or_else(|| "the logs were not searched".to_string());
             CaseOutcome::Error {
                 message: format!("unknown: {why}"),
-                text: why.to_string(),
+                text: why,
             }
         }
     };
@@ -245,72 +219,6 @@ fn log_case(results: &Value, time_secs: f64) -> Option<Case> {
         time_secs,
         outcome,
     })
-}
-
-/// Why a run is invalid, in the words `faultline check` uses on a terminal: a one-line
-/// message and the whole story.
-fn explanation(results: &Value) -> (String, String) {
-    let linear = failures_from_json(results);
-    if let Some(first) = linear.first() {
-        let message = match &first.key {
-            Some(k) => format!("key {k}: {}", first.summary),
-            None => first.summary.clone(),
-        };
-        let text = linear.iter().map(|f| f.to_text()).collect::<Vec<_>>();
-        return (message, text.join("\n"));
-    }
-    let text = explanation_text(&results["workload"]);
-    (first_line(&text, "invalid"), text)
-}
-
-fn explanation_text(w: &Value) -> String {
-    let mut s = String::new();
-    // Elle: anomaly types, what they rule out, each anomaly's story.
-    if let Some(types) = w["anomaly_types"].as_array().filter(|t| !t.is_empty()) {
-        let names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
-        s.push_str(&format!("anomalies: {}\n", names.join(", ")));
-        if let Some(not) = w["not"].as_array().filter(|n| !n.is_empty()) {
-            let not: Vec<&str> = not.iter().filter_map(Value::as_str).collect();
-            s.push_str(&format!("not: {}\n", not.join(", ")));
-        }
-        if let Some(map) = w["anomalies"].as_object() {
-            for (kind, list) in map {
-                for (i, a) in list.as_array().into_iter().flatten().enumerate() {
-                    if let Some(e) = a["explanation"].as_str() {
-                        s.push_str(&format!("\n{kind} #{i}\n{e}\n"));
-                    }
-                }
-            }
-        }
-        return s;
-    }
-    // The set checker: what went missing or appeared from nowhere.
-    for k in ["lost", "unexpected"] {
-        if let Some(v) = w[k].as_array().filter(|v| !v.is_empty()) {
-            s.push_str(&format!(
-                "{} {k} element(s): {}\n",
-                v.len(),
-                v.iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
-    if let Some(r) = w["reason"].as_str() {
-        s.push_str(r);
-        s.push('\n');
-    }
-    // The other simple checkers (counter, bank, unique-ids) explain in one sentence.
-    if s.is_empty() {
-        if let Some(e) = w["explanation"].as_str() {
-            s = format!("{e}\n");
-        }
-    }
-    if s.is_empty() {
-        s = serde_json::to_string_pretty(w).unwrap_or_default();
-    }
-    s
 }
 
 /// The first non-empty line, cut to what a CI page shows in a list.
@@ -454,12 +362,36 @@ fn write_case(w: &mut Writer<Vec<u8>>, suite: &str, c: &Case) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_checkers::check::{check, CheckerSpec, LinearModel, Options};
+    use faultline_checkers::history::read_jsonl;
+    use faultline_store::{LogMatch, LogScan, RunSummary};
     use serde_json::json;
 
-    fn test_json() -> Value {
-        json!({"name": "etcd-register", "seed": 7, "db": "etcd",
-               "start_time": "20261203T154501.250Z",
-               "checker": {"checker": "linearizable", "model": "cas-register"}})
+    fn test_record(checker: CheckerSpec) -> TestRecord {
+        serde_json::from_value(json!({"name": "etcd-register", "seed": 7, "db": "etcd",
+               "workload": "register",
+               "start_time": "20261203T154501.250Z", "checker": checker}))
+        .unwrap()
+    }
+
+    /// The report of `spec` on a history of JSON lines.
+    fn checked(spec: &CheckerSpec, lines: &[serde_json::Value]) -> Results {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let h = read_jsonl(text.as_bytes(), "h.jsonl").unwrap();
+        Results::checked(
+            check(spec, &h, &Options::default()).map_err(|e| e.to_string()),
+            None,
+        )
+    }
+
+    fn op(
+        index: u64,
+        kind: &str,
+        process: u64,
+        f: &str,
+        value: serde_json::Value,
+    ) -> serde_json::Value {
+        json!({"index": index, "type": kind, "process": process, "f": f, "value": value})
     }
 
     #[test]
@@ -474,9 +406,22 @@ mod tests {
 
     #[test]
     fn a_valid_run_is_one_passing_case() {
-        let results = json!({"valid": true, "workload": {"valid": true},
-                             "run": {"elapsed_secs": 2.5, "ok": 10, "fail": 1, "info": 0}});
-        let s = Suite::from_results(&test_json(), &results, "store/x");
+        let spec = CheckerSpec::linearizable(LinearModel::CasRegister);
+        let mut results = checked(
+            &spec,
+            &[
+                op(0, "invoke", 0, "write", json!(1)),
+                op(1, "ok", 0, "write", json!(1)),
+            ],
+        );
+        results.run = Some(RunSummary {
+            elapsed_secs: 2.5,
+            ..RunSummary::default()
+        });
+        results.stats = Some(
+            serde_json::from_value(json!({"ok": 10, "fail": 1, "info": 0, "by_f": {}})).unwrap(),
+        );
+        let s = Suite::from_results(&test_record(spec), &results, "store/x");
         assert_eq!(s.name, "etcd-register (seed 7)");
         assert_eq!(s.cases.len(), 1);
         assert_eq!(s.cases[0].name, "linearizable cas-register");
@@ -495,43 +440,82 @@ mod tests {
 
     #[test]
     fn an_unknown_verdict_is_an_error_with_the_reason() {
-        let results = json!({"valid": "unknown", "workload": {"reason": "timed out after 1 s"}});
-        let s = Suite::from_results(&test_json(), &results, "d");
+        let spec = CheckerSpec::JepsenSet;
+        // No read succeeded: the set checker cannot decide.
+        let results = checked(
+            &spec,
+            &[
+                op(0, "invoke", 0, "add", json!(1)),
+                op(1, "ok", 0, "add", json!(1)),
+            ],
+        );
+        let s = Suite::from_results(&test_record(spec), &results, "d");
         match &s.cases[0].outcome {
             CaseOutcome::Error { message, .. } => {
-                assert_eq!(message, "unknown: timed out after 1 s")
+                assert_eq!(
+                    message,
+                    "unknown: no read succeeded: nothing to compare the adds with"
+                )
             }
             o => panic!("{o:?}"),
         }
-        assert!(render(&[s])
-            .contains(r#"<error message="unknown: timed out after 1 s" type="unknown">"#));
+        assert!(
+            render(&[s]).contains(r#"<error message="unknown: no read succeeded: nothing to compare the adds with" type="unknown">"#)
+        );
+        // A history the checker could not read at all.
+        let results = Results::checked(Err("h.jsonl:3: bad <line>".into()), None);
+        let s = Suite::from_results(&test_record(CheckerSpec::JepsenSet), &results, "d");
+        assert!(render(&[s]).contains("unknown: h.jsonl:3: bad &lt;line&gt;"));
     }
 
     #[test]
     fn set_failures_list_what_was_lost_and_text_is_escaped() {
-        let results = json!({"valid": false, "workload": {"valid": false, "lost": [3, 4],
-                             "unexpected": [], "reason": "acknowledged <adds> & then gone\u{1}"}});
-        let t = json!({"name": "redis-set", "checker": {"checker": "set"}});
+        let spec = CheckerSpec::JepsenSet;
+        let results = checked(
+            &spec,
+            &[
+                op(0, "invoke", 0, "add", json!(3)),
+                op(1, "ok", 0, "add", json!(3)),
+                op(2, "invoke", 0, "add", json!(4)),
+                op(3, "ok", 0, "add", json!(4)),
+                op(4, "invoke", 1, "read", json!(null)),
+                op(5, "ok", 1, "read", json!([])),
+            ],
+        );
+        let mut t = test_record(spec);
+        t.name = "redis-set <&>\u{1}".into();
         let xml = render(&[Suite::from_results(&t, &results, "d")]);
-        assert!(xml.contains("2 lost element(s): 3, 4"), "{xml}");
-        assert!(
-            xml.contains("acknowledged &lt;adds&gt; &amp; then gone"),
-            "{xml}"
-        );
+        assert!(xml.contains("lost: 3..4"), "{xml}");
+        assert!(xml.contains("redis-set &lt;&amp;&gt;"), "{xml}");
         assert!(!xml.contains('\u{1}'));
-        assert!(
-            xml.contains(r#"<testcase name="set" classname="redis-set""#),
-            "{xml}"
-        );
+        assert!(xml.contains(r#"<testcase name="jepsen-set""#), "{xml}");
     }
 
     #[test]
     fn log_patterns_are_a_case_of_their_own() {
-        let results = json!({"valid": false, "workload": {"valid": true},
-            "log_patterns": {"valid": false, "count": 1,
-                "explanation": "1 log line(s) match the error patterns; the first: n1/etcd.log:7: panic: boom",
-                "matches": [{"file": "n1/etcd.log", "line": 7, "text": "panic: boom"}]}});
-        let s = Suite::from_results(&test_json(), &results, "d");
+        let spec = CheckerSpec::linearizable(LinearModel::CasRegister);
+        let results = checked(
+            &spec,
+            &[
+                op(0, "invoke", 0, "write", json!(1)),
+                op(1, "ok", 0, "write", json!(1)),
+            ],
+        )
+        .with_log_check(LogCheck::Scanned(LogScan {
+            valid: Validity::Invalid,
+            patterns: vec!["panic".into()],
+            files: 1,
+            count: 1,
+            matches: vec![LogMatch {
+                file: "n1/etcd.log".into(),
+                line: 7,
+                pattern: "panic".into(),
+                text: "panic: boom".into(),
+            }],
+            explanation: Some("1 log line(s) match".into()),
+        }));
+        assert_eq!(results.valid, Validity::Invalid);
+        let s = Suite::from_results(&test_record(spec), &results, "d");
         assert_eq!(s.cases.len(), 2);
         assert_eq!(s.cases[0].outcome, CaseOutcome::Passed);
         assert_eq!(s.cases[1].name, "log-file-pattern");

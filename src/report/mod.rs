@@ -17,9 +17,10 @@ mod timeline;
 pub use data::{prepare, Axis, Prepared};
 pub use index::{verdict_color, verdict_text};
 
-use faultline_checkers::elle::ElleReport;
+use faultline_checkers::check::CheckReport;
 use faultline_checkers::history::History;
 use faultline_checkers::linear;
+use faultline_store::Results;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -84,29 +85,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-/// Writes every report about one checked history into `dir` (created if missing).
+/// Writes every report about one checked history into `dir` (created if missing):
 /// `results` is what was (or will be) saved as `results.json` (this writes no
-/// `results.json`); `linear` and `elle` are the checkers' reports when they ran. Without
-/// `linear`, violation pages are made from the explanations in `results` (`failures`
-/// or `workload.failures`). Never panics; returns the failures.
-pub fn write_reports(
-    dir: &Path,
-    history: &History,
-    results: &serde_json::Value,
-    linear: Option<&linear::Report>,
-    elle: Option<&ElleReport>,
-) -> Vec<ReportError> {
-    write_reports_detailed(dir, history, results, linear, elle).errors
+/// `results.json`), with the checker's report the violation pages are drawn from.
+/// Never panics; returns the failures.
+pub fn write_reports(dir: &Path, history: &History, results: &Results) -> Vec<ReportError> {
+    write_reports_detailed(dir, history, results).errors
 }
 
 /// As [`write_reports`], also saying which files were written.
-pub fn write_reports_detailed(
-    dir: &Path,
-    history: &History,
-    results: &serde_json::Value,
-    linear: Option<&linear::Report>,
-    elle: Option<&ElleReport>,
-) -> Written {
+pub fn write_reports_detailed(dir: &Path, history: &History, results: &Results) -> Written {
+    let linear = results.workload.as_ref().and_then(CheckReport::linear);
+    let elle = results.workload.as_ref().and_then(CheckReport::elle);
     let mut w = Written::default();
     if let Err(e) = std::fs::create_dir_all(dir) {
         w.errors.push(ReportError {
@@ -115,7 +105,7 @@ pub fn write_reports_detailed(
         });
         return w;
     }
-    let title = title_of(dir, results);
+    let title = title_of(dir);
     let prepared = match catch_unwind(AssertUnwindSafe(|| prepare(history))) {
         Ok(p) => p,
         Err(panic) => {
@@ -136,19 +126,7 @@ pub fn write_reports_detailed(
     });
 
     let mut violations = Vec::new();
-    // Without the typed report, the explanations in the results document serve.
-    let from_json = match linear {
-        Some(_) => None,
-        None => catch_unwind(AssertUnwindSafe(|| {
-            linear_page::failures_from_json(results)
-        }))
-        .ok(),
-    };
-    let failures: &[linear::Explanation] = match (linear, &from_json) {
-        (Some(r), _) => &r.failures,
-        (None, Some(v)) => v,
-        (None, None) => &[],
-    };
+    let failures: &[linear::Explanation] = linear.map_or(&[], |r| &r.failures);
     {
         let n = failures.len();
         for (i, e) in failures.iter().enumerate() {
@@ -231,11 +209,8 @@ fn safe_name(s: &str) -> String {
     }
 }
 
-/// The test's name from the results, else the folder's names (`<test>/<stamp>`).
-fn title_of(dir: &Path, results: &serde_json::Value) -> String {
-    if let Some(n) = results.get("name").and_then(|v| v.as_str()) {
-        return n.to_string();
-    }
+/// The folder's names (`<test> / <stamp>`).
+fn title_of(dir: &Path) -> String {
     let parts: Vec<String> = dir
         .components()
         .rev()
@@ -249,11 +224,16 @@ fn title_of(dir: &Path, results: &serde_json::Value) -> String {
 mod tests {
     use super::*;
 
+    /// A run whose history could not be checked.
+    fn empty_results() -> Results {
+        Results::checked(Err("not checked".into()), None)
+    }
+
     #[test]
     fn writes_plots_and_survives_an_unwritable_folder() {
         let dir = tempfile::tempdir().unwrap();
         let h = data::tests::sample();
-        let w = write_reports_detailed(dir.path(), &h, &serde_json::json!({}), None, None);
+        let w = write_reports_detailed(dir.path(), &h, &empty_results());
         assert!(w.errors.is_empty(), "{:?}", w.errors);
         for f in ["latency-raw.svg", "latency-quantiles.svg", "throughput.svg"] {
             assert!(dir.path().join(f).is_file(), "{f}");
@@ -261,7 +241,7 @@ mod tests {
         // A file where the folder should be: every report fails, none panics.
         let blocked = dir.path().join("blocked");
         std::fs::write(&blocked, "x").unwrap();
-        let errs = write_reports(&blocked, &h, &serde_json::json!({}), None, None);
+        let errs = write_reports(&blocked, &h, &empty_results());
         assert!(!errs.is_empty());
     }
 
@@ -294,8 +274,8 @@ mod tests {
             report.failures.push(other);
         }
         let dir = tempfile::tempdir().unwrap();
-        let results = serde_json::to_value(&report).unwrap();
-        let w = write_reports_detailed(dir.path(), &h, &results, Some(&report), None);
+        let results = Results::checked(Ok(CheckReport::Linearizable(report)), None);
+        let w = write_reports_detailed(dir.path(), &h, &results);
         assert!(w.errors.is_empty(), "{:?}", w.errors);
         let pages: Vec<&String> = w
             .files
@@ -336,12 +316,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(report.failures.len(), 1);
-        // As `faultline test` nests a checker's report.
-        let results = serde_json::json!({"valid": false, "workload": report});
-        let back = linear_page::failures_from_json(&results);
-        assert_eq!(back, report.failures);
+        // As `faultline test` writes the results, and a reader reads them back.
+        let results = Results::checked(Ok(CheckReport::Linearizable(report.clone())), None);
+        let text = serde_json::to_string(&results).unwrap();
+        let back: Results = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.workload.as_ref().and_then(CheckReport::linear),
+            Some(&report)
+        );
         let dir = tempfile::tempdir().unwrap();
-        let errs = write_reports(dir.path(), &h, &results, None, None);
+        let errs = write_reports(dir.path(), &h, &back);
         assert!(errs.is_empty(), "{errs:?}");
         let page = std::fs::read_to_string(dir.path().join("linearizability.html")).unwrap();
         assert!(page.contains("read 7"));
@@ -361,8 +345,8 @@ mod tests {
         let graphs = report.cycle_graphs();
         assert!(!graphs.is_empty(), "the stale store makes cycles");
         let dir = tempfile::tempdir().unwrap();
-        let results = serde_json::to_value(&report).unwrap();
-        let w = write_reports_detailed(dir.path(), &h, &results, None, Some(&report));
+        let results = Results::checked(Ok(CheckReport::ListAppend(report)), None);
+        let w = write_reports_detailed(dir.path(), &h, &results);
         assert!(w.errors.is_empty(), "{:?}", w.errors);
         let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
         for (name, _, _) in &graphs {

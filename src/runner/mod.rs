@@ -176,17 +176,7 @@ impl RunConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunSummary {
-    pub events: u64,
-    pub ok: u64,
-    pub fail: u64,
-    pub info: u64,
-    pub timeouts: u64,
-    pub elapsed_secs: f64,
-    /// Stopped from outside before the generator was exhausted.
-    pub interrupted: bool,
-}
+pub use faultline_store::RunSummary;
 
 /// Appends events to `history.jsonl`, with consecutive indices, through a buffer written
 /// out on a timer: a SIGKILL of the controller loses at most the last interval's events.

@@ -2,7 +2,6 @@
 //! history is checked. Pure and synchronous: no threads, no clocks, no I/O; the runner in
 //! the `faultline` binary drives a [`sched::Scheduler`] with real time and real clients.
 
-pub mod check;
 pub mod gen;
 pub mod sched;
 pub mod workload;

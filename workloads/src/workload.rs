@@ -1,14 +1,14 @@
 //! Workloads: the operations a test runs (as generators) and the checker each one needs.
 
-use crate::check::CheckerKind;
 use crate::gen::{self, Gen, OpSpec, SECOND};
+use faultline_checkers::check::{CheckerSpec, LinearModel};
 use faultline_checkers::elle::ConsistencyModel;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::str::FromStr;
 
 /// The workloads faultline knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkloadKind {
     /// Independent cas-registers: read, write, cas; linearizability per key.
@@ -94,17 +94,7 @@ impl Default for WorkloadOptions {
 pub struct Workload {
     pub kind: WorkloadKind,
     pub generator: Gen,
-    pub checker: CheckerKind,
-}
-
-impl Workload {
-    /// The linearizability model name (what `faultline check` reads from `test.json`).
-    pub fn model(&self) -> Option<&'static str> {
-        match self.checker {
-            CheckerKind::Linearizable { model } => Some(model),
-            _ => None,
-        }
-    }
+    pub checker: CheckerSpec,
 }
 
 pub fn build(kind: WorkloadKind, opts: &WorkloadOptions) -> Workload {
@@ -144,9 +134,7 @@ pub fn register(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Register,
         generator: main_phase(opts, g),
-        checker: CheckerKind::Linearizable {
-            model: "cas-register",
-        },
+        checker: CheckerSpec::linearizable(LinearModel::CasRegister),
     }
 }
 
@@ -173,7 +161,7 @@ pub fn set(opts: &WorkloadOptions) -> Workload {
             gen::log("final read"),
             final_read,
         ]),
-        checker: CheckerKind::Set,
+        checker: CheckerSpec::JepsenSet,
     }
 }
 
@@ -210,7 +198,7 @@ pub fn append(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Append,
         generator: main_phase(opts, g),
-        checker: CheckerKind::ListAppend {
+        checker: CheckerSpec::ListAppend {
             consistency_model: opts.consistency_model,
         },
     }

@@ -1,8 +1,4 @@
-//! The store: one folder per run, `store/<test-name>/<timestamp>/`, holding
-//! `history.jsonl`, `test.json` (the full configuration: seed, command line, and the
-//! linearizability `model` that `faultline check` reads), `results.json`, and the nodes'
-//! logs under `<node>/`; `store/latest` and `store/<test-name>/latest` point at the
-//! newest run (relative links, so a store can be moved or copied whole).
+//! A run's folder, its name and timestamp, and the `latest` links.
 
 use serde::Serialize;
 use std::io;
