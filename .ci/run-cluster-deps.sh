@@ -16,8 +16,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-# chromium: the report pages are tested in a headless browser (tests/report_serve.rs).
-# libxml2-utils: xmllint validates the JUnit output against its schema (tests/junit.rs).
+# chromium: the report pages are tested in a headless browser (tests/integration/report_serve.rs).
+# libxml2-utils: xmllint validates the JUnit output against its schema (tests/integration/junit.rs).
 # postgresql: the server binaries for tests/postgres_e2e.rs (runuser, from util-linux,
 # runs them as the postgres user the package creates).
 # python3: the example external clients (examples/clients/etcd_client.py,

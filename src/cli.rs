@@ -33,10 +33,6 @@ pub enum Command {
     Nemesis(crate::commands::nemesis::NemesisArgs),
     /// Browse the runs of a store folder in a web browser (plots, timelines, violations)
     Serve(crate::commands::serve::ServeArgs),
-    /// Run a program with its wall clock shifted by the offset in a file (Linux x86_64)
-    ClockLaunch(crate::commands::clock::ClockLaunchArgs),
-    /// Delay packets of an NFQUEUE (node side of packet delay without netem; Linux)
-    NfqueueDelay(crate::commands::clock::NfqueueDelayArgs),
 }
 
 /// How to reach the nodes; the same options on every command that talks to nodes.

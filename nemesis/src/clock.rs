@@ -1,4 +1,4 @@
-//! Clock faults as rewrites of the offset file that `faultline clock-launch`
+//! Clock faults as rewrites of the offset file that `faultline-agent clock-launch`
 //! reads on each node: bump (a step of ±N ms), strobe (flip back and forth
 //! for a while), reset (remove the file). The machine's clock is never
 //! touched; only processes started under the launcher see the offset.

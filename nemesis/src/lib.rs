@@ -8,7 +8,7 @@
 //! - [`net`]: grudges as iptables rules in faultline's own chain;
 //! - [`packet`]: loss, rate, delay... with `tc netem` or the fallbacks;
 //! - [`process`]: kill/restart and pause/resume through the DB automation;
-//! - [`clock`]: offsets for processes run under `faultline clock-launch`;
+//! - [`clock`]: offsets for processes run under `faultline-agent clock-launch`;
 //! - [`schedule`]: `--nemesis partition,kill,...` as start/stop pairs;
 //! - [`nemesis`]: the object a test runner drives, producing history events.
 

@@ -45,7 +45,7 @@ pub struct NemesisOptions {
     /// The faultline binary on the nodes, for packet delay without netem.
     pub packet_delayer: Option<String>,
     pub clock: Target,
-    /// The offset file of `faultline clock-launch` on the nodes.
+    /// The offset file of `faultline-agent clock-launch` on the nodes.
     pub clock_offset_file: String,
     pub seed: u64,
 }

@@ -26,7 +26,7 @@ pub const DELAYER_PIDFILE: &str = "/run/faultline-nfqueue-delay.pid";
 /// Stops the delayer by pidfile, if one runs (name-checked, so a recycled
 /// PID is never signalled), then removes the pidfile.
 const STOP_DELAYER: &str = r#"if [ -f "$1" ]; then
-  start-stop-daemon --stop --pidfile "$1" --name faultline --oknodo --retry TERM/5/KILL/2 || exit 1
+  start-stop-daemon --stop --pidfile "$1" --name faultline-agent --oknodo --retry TERM/5/KILL/2 || exit 1
   rm -f "$1"
 fi"#;
 
@@ -157,7 +157,7 @@ pub struct PacketFault {
     pub target: Target,
     pub behaviors: Vec<Behavior>,
     /// The faultline binary on the nodes (`db setup --clock` installs it at
-    /// /opt/faultline/faultline): without netem, delay runs through its
+    /// /opt/faultline/faultline-agent): without netem, delay runs through its
     /// `nfqueue-delay`. None: delay is unavailable without netem.
     pub delayer: Option<String>,
 }
@@ -451,14 +451,14 @@ mod tests {
                 ms: 200,
                 jitter_ms: 0,
             }],
-            delayer: Some("/opt/faultline/faultline".into()),
+            delayer: Some("/opt/faultline/faultline-agent".into()),
         };
         let p = f.plan(&ctx(false), &["n1".into()]).unwrap();
         let l = lines(&p, "n1");
         assert!(l.iter().any(|c| c
             .contains("-A FAULTLINE-PKT -s 10.0.0.3 -j NFQUEUE --queue-num 4217 --queue-bypass")));
         assert!(l.iter().any(|c| c.contains(
-            "--exec /opt/faultline/faultline -- nfqueue-delay --queue 4217 --delay-ms 200"
+            "--exec /opt/faultline/faultline-agent -- nfqueue-delay --queue 4217 --delay-ms 200"
         )));
         let heal = lines(&heal_plan(&ctx(false)), "n2");
         assert!(heal.iter().any(|c| c.contains(DELAYER_PIDFILE)));

@@ -66,8 +66,8 @@ pub struct DbArgs {
     /// Seconds to wait for a member to become healthy
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub health_timeout: f64,
-    /// Run etcd under `faultline clock-launch` (this binary, copied to the
-    /// nodes at setup) so that clock faults reach it; give it to setup and start
+    /// Run etcd under `faultline-agent clock-launch` (copied to the nodes at
+    /// setup) so that clock faults reach it; give it to setup and start
     #[arg(long)]
     pub clock: bool,
     /// The offset file the launcher reads on the nodes
@@ -85,9 +85,25 @@ pub fn clock_launch(clock: bool, offset_file: &str) -> anyhow::Result<Option<Clo
         return Ok(None);
     }
     Ok(Some(ClockLaunch {
-        binary: std::env::current_exe().context("locating the faultline binary")?,
+        binary: agent_binary()?,
         offset_file: offset_file.to_string(),
     }))
+}
+
+/// `faultline-agent` beside this binary (cargo builds both into one folder): the
+/// program uploaded to the nodes for clock faults and packet delay.
+pub fn agent_binary() -> anyhow::Result<std::path::PathBuf> {
+    let me = std::env::current_exe().context("locating the faultline binary")?;
+    let agent = me.with_file_name(faultline::agent::AGENT_FILE);
+    if !agent.is_file() {
+        anyhow::bail!(
+            "{} not found beside {}: build both with `cargo build --release` (the clock \
+             launcher and the packet delayer run it on the nodes)",
+            agent.display(),
+            me.display()
+        );
+    }
+    Ok(agent)
 }
 
 /// Refuses faults a DB cannot take, rather than injecting nothing: clock faults reach

@@ -31,7 +31,7 @@ pub struct HealArgs {
     /// With --restart: start etcd under the clock launcher (as `db setup --clock` did)
     #[arg(long)]
     pub clock: bool,
-    /// The clock offset file of `faultline clock-launch` on the nodes (removed)
+    /// The clock offset file of `faultline-agent clock-launch` on the nodes (removed)
     #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
     pub clock_offset_file: String,
 }

@@ -1,7 +1,6 @@
 //! Subcommand implementations (anyhow with context; exit codes as Jepsen's).
 
 pub mod check;
-pub mod clock;
 pub mod cluster;
 pub mod db;
 pub mod exec;
@@ -38,8 +37,6 @@ pub fn run(cmd: Command, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
         Command::Test(a) => test::run(a, &suite::Given::of(matches, "test")),
         Command::TestAll(a) => test::run_all(a, &suite::Given::of(matches, "test-all")),
         Command::Heal(a) => heal::run(a),
-        Command::ClockLaunch(a) => clock::run(a),
-        Command::NfqueueDelay(a) => clock::run_nfqueue(a),
         Command::Nemesis(a) => nemesis::run(a),
         Command::Serve(a) => serve::run(a),
     }

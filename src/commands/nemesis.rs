@@ -47,7 +47,7 @@ pub enum FaultName {
     Pause,
     /// --packet behaviours on --target nodes
     Packet,
-    /// Step the clock of processes under `faultline clock-launch` by --delta-ms (random without)
+    /// Step the clock of processes under `faultline-agent clock-launch` by --delta-ms (random without)
     ClockBump,
     /// Flip it by --delta-ms every --period-ms for --duration-ms
     ClockStrobe,
@@ -91,11 +91,11 @@ pub struct NemesisArgs {
     /// Restarts (stop of kill) start etcd under the clock launcher (as `db setup --clock`)
     #[arg(long)]
     pub clock: bool,
-    /// For clock faults: the offset file `faultline clock-launch` reads on the nodes
+    /// For clock faults: the offset file `faultline-agent clock-launch` reads on the nodes
     #[arg(long, default_value = faultline_nemesis::clock::DEFAULT_OFFSET_FILE)]
     pub clock_offset_file: String,
-    /// For packet delay without netem: the faultline binary on the nodes
-    /// (`db setup --clock` installs it at /opt/faultline/faultline)
+    /// For packet delay without netem: the faultline-agent binary on the nodes
+    /// (`db setup --clock` installs it at /opt/faultline/faultline-agent)
     #[arg(long, value_name = "PATH")]
     pub delayer: Option<String>,
     /// Seed for random choices

@@ -30,23 +30,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
             a.store.display()
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| faultline::serve::ServeError::Bind(addr.to_string(), e))?;
-        let local = listener.local_addr()?;
+    faultline::serve::serve_until_ctrl_c(&a.store, addr, |local| {
         eprintln!(
             "serving {} on http://{local}/ (Ctrl-C to stop)",
             a.store.display()
-        );
-        faultline::serve::serve(&a.store, listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-        anyhow::Ok(0u8)
-    })
+        )
+    })?;
+    Ok(0)
 }

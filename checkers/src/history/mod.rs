@@ -10,7 +10,7 @@ pub mod edn;
 
 pub use error::HistoryError;
 pub use jsonl::{write_jsonl, JsonlReader};
-pub use op::{show_value, Op, OpType, Process};
+pub use op::{show_value, ErrorRef, Op, OpRef, OpType, Process, ProcessRef};
 pub use pairing::{Operation, Outcome};
 
 use rustc_hash::FxHashMap;
