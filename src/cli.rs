@@ -1,8 +1,6 @@
 //! Command-line interface (clap derive).
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about = "A Jepsen-style test harness")]
@@ -35,36 +33,22 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
 }
 
-/// How to reach the nodes; the same options on every command that talks to nodes.
-#[derive(Debug, Clone, Args)]
-pub struct NodeOpts {
-    /// Comma-separated node hostnames or addresses
-    #[arg(long, value_delimiter = ',', value_name = "NODE_LIST")]
-    pub nodes: Vec<String>,
-    /// File with one node hostname or address per line
-    #[arg(long, value_name = "FILE")]
-    pub nodes_file: Option<PathBuf>,
-    /// A cluster directory from `faultline cluster up`: its nodes, names and key
-    #[arg(long, value_name = "DIR")]
-    pub cluster: Option<PathBuf>,
-    /// SSH user; commands run through sudo when it is not root
-    #[arg(long, default_value = "root")]
-    pub username: String,
-    /// Password for SSH login and sudo
-    #[arg(long, env = "FAULTLINE_SSH_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// SSH private key (default: the agent, then ~/.ssh/id_{ed25519,ecdsa,rsa})
-    #[arg(long, value_name = "FILE")]
-    pub ssh_private_key: Option<PathBuf>,
-    #[arg(long, default_value_t = 22)]
-    pub ssh_port: u16,
-    /// Verify host keys against ~/.ssh/known_hosts (DIR/known_hosts with --cluster)
-    #[arg(long)]
-    pub strict_host_key_checking: bool,
-    /// Seconds to connect to a node (retries included) before giving up on it
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    pub connect_timeout: f64,
-    /// Run node commands on this machine instead of over SSH
-    #[arg(long)]
-    pub local: bool,
+impl Command {
+    /// Runs the command; `matches` tells which options were typed (a suite file yields
+    /// to those).
+    pub fn run(self, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+        use crate::commands::*;
+        match self {
+            Command::Check(a) => check::run(a),
+            Command::Sim(a) => sim::run(a),
+            Command::Cluster(a) => cluster::run(a),
+            Command::Db(a) => db::run(a),
+            Command::Exec(a) => exec::run(a),
+            Command::Test(a) => test::run(a, &suite::Given::of(matches, "test")),
+            Command::TestAll(a) => test::run_all(a, &suite::Given::of(matches, "test-all")),
+            Command::Heal(a) => heal::run(a),
+            Command::Nemesis(a) => nemesis::run(a),
+            Command::Serve(a) => serve::run(a),
+        }
+    }
 }

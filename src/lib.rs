@@ -15,7 +15,7 @@
 pub use faultline_checkers as checkers;
 pub use faultline_cluster as cluster;
 pub use faultline_control as control;
-pub use faultline_harness::{clients, db, logscan, nemesis, runner, suite};
+pub use faultline_harness::{clients, db, logscan, nemesis, runner, suite, test_run};
 pub use faultline_nemesis as nemesis_plans;
 pub use faultline_report as report;
 pub use faultline_report::serve;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init();
-    match commands::run(cli.command, &matches) {
+    match cli.command.run(&matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = commands::exit_code_for(&e);

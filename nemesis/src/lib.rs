@@ -24,7 +24,7 @@ pub mod schedule;
 
 pub use fault::{Fault, NemesisContext, NodeInfo, Started};
 pub use nemesis::Nemesis;
-pub use plan::{Action, DbOp, ExecOutput, Executor, OnFailure, Plan, Step};
+pub use plan::{Action, DbOp, ExecError, ExecOutput, Executor, OnFailure, Plan, Step};
 pub use schedule::{FaultKind, Phase, Schedule};
 
 /// Errors of the nemesis. Messages name the fault and the nodes.

@@ -173,33 +173,7 @@ impl PacketFault {
         }
         let mut plan = self.heal(ctx, None);
         if ctx.netem {
-            let mut args = vec!["netem".to_string()];
-            let mut has_delay = false;
-            for b in &self.behaviors {
-                match b {
-                    Behavior::Delay { ms, jitter_ms } => {
-                        has_delay = true;
-                        args.extend(["delay".into(), format!("{ms}ms"), format!("{jitter_ms}ms")]);
-                    }
-                    Behavior::Loss { percent } => {
-                        args.extend(["loss".into(), format!("{percent}%")])
-                    }
-                    Behavior::Duplicate { percent } => {
-                        args.extend(["duplicate".into(), format!("{percent}%")])
-                    }
-                    Behavior::Reorder { percent } => {
-                        args.extend(["reorder".into(), format!("{percent}%")])
-                    }
-                    Behavior::Corrupt { percent } => {
-                        args.extend(["corrupt".into(), format!("{percent}%")])
-                    }
-                    Behavior::Rate { kbit } => args.extend(["rate".into(), format!("{kbit}kbit")]),
-                }
-            }
-            // netem reorders only delayed packets: add Jepsen's default delay.
-            if !has_delay && self.behaviors.iter().any(|b| b.name() == "reorder") {
-                args.extend(["delay".into(), "50ms".into(), "10ms".into()]);
-            }
+            let args = self.netem_args();
             for n in nodes {
                 let mut argv = vec!["sh".to_string(), "-c".into(), APPLY_QDISC.into()];
                 argv.push(QDISC_HANDLE.into());
@@ -208,102 +182,16 @@ impl PacketFault {
             }
             return Ok(plan);
         }
-        let missing: Vec<&str> = self
-            .behaviors
-            .iter()
-            .filter(|b| match b {
-                Behavior::Loss { .. } | Behavior::Rate { .. } => false,
-                Behavior::Delay { .. } => self.delayer.is_none(),
-                _ => true,
-            })
-            .map(Behavior::name)
-            .collect();
-        if !missing.is_empty() {
-            return Err(NemesisError::Unavailable {
-                fault: format!("packet {}", missing.join(", ")),
-                reason: "tc netem is not available in this kernel (no sch_netem); without it \
-                         only loss (iptables statistic), rate (tbf) and, given the faultline \
-                         binary on the nodes, delay (NFQUEUE) work here"
-                    .into(),
-            });
-        }
+        self.refuse_without_netem()?;
         for n in nodes {
             for b in &self.behaviors {
                 match b {
-                    Behavior::Loss { percent } => {
-                        setup_chain(&mut plan, n, CHAIN);
-                        let p = format!("{:.6}", percent / 100.0);
-                        for peer in ctx.nodes.iter().filter(|p| p.name != *n) {
-                            plan.exec(
-                                n,
-                                [
-                                    "iptables",
-                                    "-w",
-                                    "-A",
-                                    CHAIN,
-                                    "-s",
-                                    &peer.addr,
-                                    "-m",
-                                    "statistic",
-                                    "--mode",
-                                    "random",
-                                    "--probability",
-                                    &p,
-                                    "-j",
-                                    "DROP",
-                                ],
-                            );
-                        }
-                    }
+                    Behavior::Loss { percent } => drop_from_peers(&mut plan, ctx, n, *percent),
                     Behavior::Delay { ms, jitter_ms } => {
                         let Some(delayer) = &self.delayer else {
                             continue; // refused above
                         };
-                        setup_chain(&mut plan, n, CHAIN);
-                        for peer in ctx.nodes.iter().filter(|p| p.name != *n) {
-                            // --queue-bypass: without a delayer, packets pass.
-                            plan.exec(
-                                n,
-                                [
-                                    "iptables",
-                                    "-w",
-                                    "-A",
-                                    CHAIN,
-                                    "-s",
-                                    &peer.addr,
-                                    "-j",
-                                    "NFQUEUE",
-                                    "--queue-num",
-                                    NFQUEUE_NUM,
-                                    "--queue-bypass",
-                                ],
-                            );
-                        }
-                        let (ms, jitter) = (ms.to_string(), jitter_ms.to_string());
-                        // --background closes the delayer's stdio, so the
-                        // SSH channel does not wait for it.
-                        plan.exec(
-                            n,
-                            [
-                                "start-stop-daemon",
-                                "--start",
-                                "--background",
-                                "--oknodo",
-                                "--make-pidfile",
-                                "--pidfile",
-                                DELAYER_PIDFILE,
-                                "--exec",
-                                delayer,
-                                "--",
-                                "nfqueue-delay",
-                                "--queue",
-                                NFQUEUE_NUM,
-                                "--delay-ms",
-                                &ms,
-                                "--jitter-ms",
-                                &jitter,
-                            ],
-                        );
+                        delay_from_peers(&mut plan, ctx, n, delayer, *ms, *jitter_ms);
                     }
                     Behavior::Rate { kbit } => {
                         let rate = format!("{kbit}kbit");
@@ -330,6 +218,144 @@ impl PacketFault {
         }
         Ok(plan)
     }
+
+    /// `tc qdisc ... netem` arguments for every behaviour at once.
+    fn netem_args(&self) -> Vec<String> {
+        let mut args = vec!["netem".to_string()];
+        let mut has_delay = false;
+        for b in &self.behaviors {
+            match b {
+                Behavior::Delay { ms, jitter_ms } => {
+                    has_delay = true;
+                    args.extend(["delay".into(), format!("{ms}ms"), format!("{jitter_ms}ms")]);
+                }
+                Behavior::Loss { percent } => args.extend(["loss".into(), format!("{percent}%")]),
+                Behavior::Duplicate { percent } => {
+                    args.extend(["duplicate".into(), format!("{percent}%")])
+                }
+                Behavior::Reorder { percent } => {
+                    args.extend(["reorder".into(), format!("{percent}%")])
+                }
+                Behavior::Corrupt { percent } => {
+                    args.extend(["corrupt".into(), format!("{percent}%")])
+                }
+                Behavior::Rate { kbit } => args.extend(["rate".into(), format!("{kbit}kbit")]),
+            }
+        }
+        // netem reorders only delayed packets: add Jepsen's default delay.
+        if !has_delay && self.behaviors.iter().any(|b| b.name() == "reorder") {
+            args.extend(["delay".into(), "50ms".into(), "10ms".into()]);
+        }
+        args
+    }
+
+    /// Without netem only loss, rate and (with the agent on the nodes) delay work: any
+    /// other behaviour asked for is refused, naming it, rather than silently skipped.
+    fn refuse_without_netem(&self) -> Result<(), NemesisError> {
+        let missing: Vec<&str> = self
+            .behaviors
+            .iter()
+            .filter(|b| match b {
+                Behavior::Loss { .. } | Behavior::Rate { .. } => false,
+                Behavior::Delay { .. } => self.delayer.is_none(),
+                _ => true,
+            })
+            .map(Behavior::name)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(NemesisError::Unavailable {
+            fault: format!("packet {}", missing.join(", ")),
+            reason: "tc netem is not available in this kernel (no sch_netem); without it \
+                     only loss (iptables statistic), rate (tbf) and, given the faultline-agent \
+                     binary on the nodes, delay (NFQUEUE) work here"
+                .into(),
+        })
+    }
+}
+
+/// Drops `percent` of the packets from every other node (iptables statistic).
+fn drop_from_peers(plan: &mut Plan, ctx: &NemesisContext, n: &str, percent: f64) {
+    setup_chain(plan, n, CHAIN);
+    let p = format!("{:.6}", percent / 100.0);
+    for peer in ctx.nodes.iter().filter(|p| p.name != n) {
+        plan.exec(
+            n,
+            [
+                "iptables",
+                "-w",
+                "-A",
+                CHAIN,
+                "-s",
+                &peer.addr,
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "DROP",
+            ],
+        );
+    }
+}
+
+/// Sends the packets from every other node through the agent's NFQUEUE delayer, and
+/// starts it.
+fn delay_from_peers(
+    plan: &mut Plan,
+    ctx: &NemesisContext,
+    n: &str,
+    delayer: &str,
+    ms: u32,
+    jitter_ms: u32,
+) {
+    setup_chain(plan, n, CHAIN);
+    for peer in ctx.nodes.iter().filter(|p| p.name != n) {
+        // --queue-bypass: without a delayer, packets pass.
+        plan.exec(
+            n,
+            [
+                "iptables",
+                "-w",
+                "-A",
+                CHAIN,
+                "-s",
+                &peer.addr,
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                NFQUEUE_NUM,
+                "--queue-bypass",
+            ],
+        );
+    }
+    let (ms, jitter) = (ms.to_string(), jitter_ms.to_string());
+    // --background closes the delayer's stdio, so the SSH channel does not wait for it.
+    plan.exec(
+        n,
+        [
+            "start-stop-daemon",
+            "--start",
+            "--background",
+            "--oknodo",
+            "--make-pidfile",
+            "--pidfile",
+            DELAYER_PIDFILE,
+            "--exec",
+            delayer,
+            "--",
+            "nfqueue-delay",
+            "--queue",
+            NFQUEUE_NUM,
+            "--delay-ms",
+            &ms,
+            "--jitter-ms",
+            &jitter,
+        ],
+    );
 }
 
 impl Fault for PacketFault {

@@ -165,9 +165,24 @@ pub struct ExecOutput {
 /// control plane and `Db`; tests implement it with a recorder.
 pub trait Executor: Sync {
     /// Runs `argv` on `node`; `Err` only when it could not be run at all.
-    fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, String>;
+    fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, ExecError>;
     /// Runs a DB operation on `node`.
-    fn db(&self, node: &str, op: DbOp) -> Result<(), String>;
+    fn db(&self, node: &str, op: DbOp) -> Result<(), ExecError>;
+}
+
+/// Why a step of a plan could not be run on a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The plan names a node the executor does not know, or a DB step without a DB:
+    /// the caller's configuration is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The node could not be reached, or the command not run.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The DB operation itself failed.
+    #[error("{0}")]
+    Db(String),
 }
 
 /// What to do after a failed step on a node.
@@ -257,7 +272,7 @@ pub(crate) mod tests {
     }
 
     impl Executor for Recorder {
-        fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, String> {
+        fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, ExecError> {
             self.log
                 .lock()
                 .unwrap()
@@ -272,7 +287,7 @@ pub(crate) mod tests {
                 stderr: if fail { "boom".into() } else { String::new() },
             })
         }
-        fn db(&self, node: &str, op: DbOp) -> Result<(), String> {
+        fn db(&self, node: &str, op: DbOp) -> Result<(), ExecError> {
             self.log.lock().unwrap().push(format!("{node}: db {op}"));
             Ok(())
         }

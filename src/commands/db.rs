@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use faultline::control::Remote;
+use faultline::control::{Control, Remote};
 use faultline::db::etcd::{ClockLaunch, Etcd};
 use faultline::db::postgres::Postgres;
 use faultline::db::{self, Db, DbContext};
 use faultline_nemesis::FaultKind;
 use faultline_workloads::workload::WorkloadKind;
 
+use super::nodes::NodeOpts;
 use super::UsageError;
-use crate::cli::NodeOpts;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DbAction {
@@ -129,19 +129,7 @@ pub fn default_workloads(db: DbKind) -> Vec<WorkloadKind> {
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<u8> {
-    if !(args.health_timeout.is_finite()
-        && args.health_timeout > 0.0
-        && args.health_timeout <= 3600.0)
-    {
-        return Err(
-            UsageError("--health-timeout must be between 0 and 3600 seconds".into()).into(),
-        );
-    }
-    if let Some(a) = &args.etcd_archive {
-        if !a.is_file() {
-            return Err(UsageError(format!("--etcd-archive {}: no such file", a.display())).into());
-        }
-    }
+    check_args(&args)?;
     let clock = clock_launch(args.clock, &args.clock_offset_file)?;
     let etcd = Etcd {
         archive: args.etcd_archive.clone(),
@@ -153,28 +141,22 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
         health_timeout: Duration::from_secs_f64(args.health_timeout),
         ..Postgres::default()
     };
+    if matches!(args.action, DbAction::Status) && matches!(args.db, DbKind::Shell) {
+        return Err(UsageError(
+            "status reports etcd members; for --db shell use `primaries`".into(),
+        )
+        .into());
+    }
     let mut shell = None;
     let database = pick(args.db, &etcd, &postgres, args.suite.as_deref(), &mut shell)?;
     let control = super::nodes::connect(&args.nodes)?;
     for name in &args.on {
         control.on(name)?;
     }
-    let selected = |r: &dyn Remote| {
-        args.on.is_empty()
-            || args
-                .on
-                .iter()
-                .any(|o| *o == r.node().name || *o == r.node().host)
-    };
-    let each = |what: &'static str,
-                f: fn(&dyn Db, &DbContext, &dyn Remote) -> Result<(), db::DbError>| {
-        db::on_all(&control, what, |ctx, r| {
-            if selected(r) {
-                f(database, ctx, r)
-            } else {
-                Ok(())
-            }
-        })
+    let on = Selected {
+        args: &args,
+        control: &control,
+        database,
     };
     let start = Instant::now();
     match args.action {
@@ -192,27 +174,24 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
             println!("{} torn down", database.name());
         }
         DbAction::Start => {
-            each("start", |d, c, r| d.start(c, r)).context("db start")?;
-            db::on_all(&control, "health", |ctx, r| {
-                if selected(r) {
-                    database.await_ready(ctx, r)
-                } else {
-                    Ok(())
-                }
-            })
-            .context("waiting for health")?;
+            on.each("start", |d, c, r| d.start(c, r))
+                .context("db start")?;
+            on.each("health", |d, c, r| d.await_ready(c, r))
+                .context("waiting for health")?;
             println!("started");
         }
         DbAction::Kill => {
-            each("kill", |d, c, r| d.kill(c, r)).context("db kill")?;
+            on.each("kill", |d, c, r| d.kill(c, r)).context("db kill")?;
             println!("killed");
         }
         DbAction::Pause => {
-            each("pause", |d, c, r| d.pause(c, r)).context("db pause")?;
+            on.each("pause", |d, c, r| d.pause(c, r))
+                .context("db pause")?;
             println!("paused");
         }
         DbAction::Resume => {
-            each("resume", |d, c, r| d.resume(c, r)).context("db resume")?;
+            on.each("resume", |d, c, r| d.resume(c, r))
+                .context("db resume")?;
             println!("resumed");
         }
         DbAction::Primaries => {
@@ -228,43 +207,91 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
                 println!("{}", f.display());
             }
         }
-        DbAction::Status if shell.is_some() => {
-            return Err(UsageError(
-                "status reports etcd members; for --db shell use `primaries`".into(),
-            )
-            .into());
-        }
-        DbAction::Status => {
-            let results = control.on_all(|r| -> anyhow::Result<String> {
-                if !selected(r) {
-                    return Ok(String::new());
-                }
-                if matches!(args.db, DbKind::Postgres) {
-                    return Ok(
-                        "status is for etcd; try `faultline db primaries --db postgres`".into(),
-                    );
-                }
-                Ok(match etcd.member_status(r) {
-                    Ok(s) => format!(
-                        "etcd {} member {:x} term {}{}",
-                        s.version,
-                        s.member_id,
-                        s.raft_term,
-                        if s.is_leader() { " LEADER" } else { "" }
-                    ),
-                    Err(e) => format!("not answering ({})", first_line(&e.to_string())),
-                })
-            });
-            for (n, r) in results {
-                match r {
-                    Ok(s) if s.is_empty() => {}
-                    Ok(s) => println!("{}: {s}", n.name),
-                    Err(e) => println!("{}: error: {e:#}", n.name),
-                }
-            }
-        }
+        DbAction::Status => print_status(&on, &etcd),
     }
     Ok(0)
+}
+
+/// The options that are checked before any node is reached.
+fn check_args(args: &DbArgs) -> Result<(), UsageError> {
+    if !(args.health_timeout.is_finite()
+        && args.health_timeout > 0.0
+        && args.health_timeout <= 3600.0)
+    {
+        return Err(UsageError(
+            "--health-timeout must be between 0 and 3600 seconds".into(),
+        ));
+    }
+    if let Some(a) = &args.etcd_archive {
+        if !a.is_file() {
+            return Err(UsageError(format!(
+                "--etcd-archive {}: no such file",
+                a.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The nodes an action applies to: those `--on` names, else all.
+struct Selected<'a> {
+    args: &'a DbArgs,
+    control: &'a Control,
+    database: &'a dyn Db,
+}
+
+impl Selected<'_> {
+    fn includes(&self, r: &dyn Remote) -> bool {
+        let on = &self.args.on;
+        on.is_empty()
+            || on
+                .iter()
+                .any(|o| *o == r.node().name || *o == r.node().host)
+    }
+
+    /// Runs `f` on every selected node, in parallel.
+    fn each(
+        &self,
+        what: &'static str,
+        f: fn(&dyn Db, &DbContext, &dyn Remote) -> Result<(), db::DbError>,
+    ) -> Result<(), db::DbError> {
+        db::on_all(self.control, what, |ctx, r| {
+            if self.includes(r) {
+                f(self.database, ctx, r)
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+/// `db status`: each selected etcd member's version, id, term and leadership.
+fn print_status(on: &Selected<'_>, etcd: &Etcd) {
+    let results = on.control.on_all(|r| -> anyhow::Result<String> {
+        if !on.includes(r) {
+            return Ok(String::new());
+        }
+        if matches!(on.args.db, DbKind::Postgres) {
+            return Ok("status is for etcd; try `faultline db primaries --db postgres`".into());
+        }
+        Ok(match etcd.member_status(r) {
+            Ok(s) => format!(
+                "etcd {} member {:x} term {}{}",
+                s.version,
+                s.member_id,
+                s.raft_term,
+                if s.is_leader() { " LEADER" } else { "" }
+            ),
+            Err(e) => format!("not answering ({})", first_line(&e.to_string())),
+        })
+    });
+    for (n, r) in results {
+        match r {
+            Ok(s) if s.is_empty() => {}
+            Ok(s) => println!("{}: {s}", n.name),
+            Err(e) => println!("{}: error: {e:#}", n.name),
+        }
+    }
 }
 
 /// The DB `kind` names: etcd and PostgreSQL as the caller configured them, a shell DB

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use faultline::control::Cmd;
 
+use super::nodes::NodeOpts;
 use super::UsageError;
-use crate::cli::NodeOpts;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {

@@ -12,8 +12,8 @@ use faultline_nemesis::nemesis::heal_everything_plan;
 use faultline_nemesis::plan::{run_plan, OnFailure};
 
 use super::db::DbKind;
+use super::nodes::NodeOpts;
 use super::UsageError;
-use crate::cli::NodeOpts;
 
 #[derive(Debug, Args)]
 pub struct HealArgs {

@@ -16,8 +16,8 @@ use faultline_nemesis::Fault;
 use rand::SeedableRng;
 
 use super::db::DbKind;
+use super::nodes::NodeOpts;
 use super::UsageError;
-use crate::cli::NodeOpts;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum NemesisAction {

@@ -1,4 +1,5 @@
-//! Turning [`NodeOpts`] into a connected [`Control`].
+//! How to reach the nodes ([`NodeOpts`], the same options on every command that
+//! talks to nodes), and turning them into a connected [`Control`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +10,41 @@ use faultline::control::ssh::SshOptions;
 use faultline::control::{Control, Node};
 
 use super::UsageError;
-use crate::cli::NodeOpts;
+use clap::Args;
+
+/// How to reach the nodes; the same options on every command that talks to nodes.
+#[derive(Debug, Clone, Args)]
+pub struct NodeOpts {
+    /// Comma-separated node hostnames or addresses
+    #[arg(long, value_delimiter = ',', value_name = "NODE_LIST")]
+    pub nodes: Vec<String>,
+    /// File with one node hostname or address per line
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// A cluster directory from `faultline cluster up`: its nodes, names and key
+    #[arg(long, value_name = "DIR")]
+    pub cluster: Option<PathBuf>,
+    /// SSH user; commands run through sudo when it is not root
+    #[arg(long, default_value = "root")]
+    pub username: String,
+    /// Password for SSH login and sudo
+    #[arg(long, env = "FAULTLINE_SSH_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// SSH private key (default: the agent, then ~/.ssh/id_{ed25519,ecdsa,rsa})
+    #[arg(long, value_name = "FILE")]
+    pub ssh_private_key: Option<PathBuf>,
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// Verify host keys against ~/.ssh/known_hosts (DIR/known_hosts with --cluster)
+    #[arg(long)]
+    pub strict_host_key_checking: bool,
+    /// Seconds to connect to a node (retries included) before giving up on it
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub connect_timeout: f64,
+    /// Run node commands on this machine instead of over SSH
+    #[arg(long)]
+    pub local: bool,
+}
 
 /// The node list from --cluster, --nodes and --nodes-file (merged, as Jepsen's
 /// parse-nodes), in order, without duplicates.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use faultline::db::shell::ShellDb;
+use faultline::suite::schema::{ClientSection, NemesisSection, NodesSection, RunSection};
 use faultline::suite::Suite;
 
 use super::db::DbKind;
@@ -69,39 +70,9 @@ pub fn apply(o: &mut TestOpts, workload: Option<&mut String>, given: &Given) -> 
     let suite = load(path)?;
     let f = &suite.file;
     let free = |id: &str| !given.has(id);
-
     if let Some(n) = &f.nodes {
-        // Where the nodes are is one choice: any of these on the command line wins whole.
-        if free("cluster") && free("nodes") && free("nodes_file") {
-            if let Some(c) = &n.cluster {
-                o.nodes.cluster = Some(suite.resolve(c));
-            }
-            if let Some(names) = &n.names {
-                o.nodes.nodes = names.clone();
-            }
-            if let Some(file) = &n.file {
-                o.nodes.nodes_file = Some(suite.resolve(file));
-            }
-        }
-        let nodes = &mut o.nodes;
-        set(&mut nodes.username, n.username.clone(), free("username"));
-        set(&mut nodes.ssh_port, n.ssh_port, free("ssh_port"));
-        if let (Some(k), true) = (&n.ssh_private_key, free("ssh_private_key")) {
-            nodes.ssh_private_key = Some(suite.resolve(k));
-        }
-        set(
-            &mut nodes.strict_host_key_checking,
-            n.strict_host_key_checking,
-            free("strict_host_key_checking"),
-        );
-        set(
-            &mut nodes.connect_timeout,
-            n.connect_timeout,
-            free("connect_timeout"),
-        );
-        set(&mut nodes.local, n.local, free("local"));
+        apply_nodes(o, n, &suite, given);
     }
-
     if f.db.is_some() && free("db") {
         o.db = DbKind::Shell;
     }
@@ -109,81 +80,138 @@ pub fn apply(o: &mut TestOpts, workload: Option<&mut String>, given: &Given) -> 
         set(w, Some(name), free("workload"));
     }
     if let Some(n) = &f.nemesis {
-        set(
-            &mut o.nemesis,
-            n.faults.as_ref().map(|f| f.join(",")),
-            free("nemesis"),
-        );
-        set(
-            &mut o.nemesis_interval,
-            n.interval,
-            free("nemesis_interval"),
-        );
-        set(&mut o.partition, n.partition.clone(), free("partition"));
-        set(
-            &mut o.kill_target,
-            n.kill_target.clone(),
-            free("kill_target"),
-        );
-        set(
-            &mut o.pause_target,
-            n.pause_target.clone(),
-            free("pause_target"),
-        );
-        set(
-            &mut o.clock_target,
-            n.clock_target.clone(),
-            free("clock_target"),
-        );
-        set(
-            &mut o.packet_target,
-            n.packet_target.clone(),
-            free("packet_target"),
-        );
-        set(
-            &mut o.packet,
-            n.packet.as_ref().map(|p| p.join(",")),
-            free("packet"),
-        );
+        apply_nemesis(o, n, given);
     }
     if let Some(r) = &f.run {
-        set(&mut o.time_limit, r.time_limit, free("time_limit"));
-        set(
-            &mut o.concurrency,
-            r.concurrency.clone(),
-            free("concurrency"),
-        );
-        set(&mut o.rate, r.rate, free("rate"));
-        set(&mut o.op_timeout, r.op_timeout, free("op_timeout"));
-        set(&mut o.recovery_time, r.recovery_time, free("recovery_time"));
-        if free("seed") && r.seed.is_some() {
-            o.seed = r.seed;
-        }
-        set(&mut o.test_count, r.test_count, free("test_count"));
-        set(
-            &mut o.leave_db_running,
-            r.leave_db_running,
-            free("leave_db_running"),
-        );
+        apply_run(o, r, given);
     }
     if let Some(c) = &f.client {
-        set(
-            &mut o.serializable_reads,
-            c.serializable_reads,
-            free("serializable_reads"),
-        );
-        if let (Some(argv), true) = (suite.client_command(), free("client_command")) {
-            let line = shlex::try_join(argv.iter().map(String::as_str)).map_err(|e| {
-                UsageError(format!("{}: [client] command: {e}", suite.path.display()))
-            })?;
-            o.client_command = Some(line);
-        }
-        // The file's environment first: a --client-env of the same name wins.
-        let mut env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.append(&mut o.client_env);
-        o.client_env = env;
+        apply_client(o, c, &suite, given)?;
     }
     o.loaded_suite = Some(Arc::new(suite));
+    Ok(())
+}
+
+/// `[nodes]`: where the nodes are and how to reach them.
+fn apply_nodes(o: &mut TestOpts, n: &NodesSection, suite: &Suite, given: &Given) {
+    let free = |id: &str| !given.has(id);
+    // Where the nodes are is one choice: any of these on the command line wins whole.
+    if free("cluster") && free("nodes") && free("nodes_file") {
+        if let Some(c) = &n.cluster {
+            o.nodes.cluster = Some(suite.resolve(c));
+        }
+        if let Some(names) = &n.names {
+            o.nodes.nodes = names.clone();
+        }
+        if let Some(file) = &n.file {
+            o.nodes.nodes_file = Some(suite.resolve(file));
+        }
+    }
+    let nodes = &mut o.nodes;
+    set(&mut nodes.username, n.username.clone(), free("username"));
+    set(&mut nodes.ssh_port, n.ssh_port, free("ssh_port"));
+    if let (Some(k), true) = (&n.ssh_private_key, free("ssh_private_key")) {
+        nodes.ssh_private_key = Some(suite.resolve(k));
+    }
+    set(
+        &mut nodes.strict_host_key_checking,
+        n.strict_host_key_checking,
+        free("strict_host_key_checking"),
+    );
+    set(
+        &mut nodes.connect_timeout,
+        n.connect_timeout,
+        free("connect_timeout"),
+    );
+    set(&mut nodes.local, n.local, free("local"));
+}
+
+/// `[nemesis]`: the faults, their interval and targets.
+fn apply_nemesis(o: &mut TestOpts, n: &NemesisSection, given: &Given) {
+    let free = |id: &str| !given.has(id);
+    set(
+        &mut o.nemesis,
+        n.faults.as_ref().map(|f| f.join(",")),
+        free("nemesis"),
+    );
+    set(
+        &mut o.nemesis_interval,
+        n.interval,
+        free("nemesis_interval"),
+    );
+    set(&mut o.partition, n.partition.clone(), free("partition"));
+    set(
+        &mut o.kill_target,
+        n.kill_target.clone(),
+        free("kill_target"),
+    );
+    set(
+        &mut o.pause_target,
+        n.pause_target.clone(),
+        free("pause_target"),
+    );
+    set(
+        &mut o.clock_target,
+        n.clock_target.clone(),
+        free("clock_target"),
+    );
+    set(
+        &mut o.packet_target,
+        n.packet_target.clone(),
+        free("packet_target"),
+    );
+    set(
+        &mut o.packet,
+        n.packet.as_ref().map(|p| p.join(",")),
+        free("packet"),
+    );
+}
+
+/// `[run]`: time limit, concurrency, rate, timeouts, seed and count.
+fn apply_run(o: &mut TestOpts, r: &RunSection, given: &Given) {
+    let free = |id: &str| !given.has(id);
+    set(&mut o.time_limit, r.time_limit, free("time_limit"));
+    set(
+        &mut o.concurrency,
+        r.concurrency.clone(),
+        free("concurrency"),
+    );
+    set(&mut o.rate, r.rate, free("rate"));
+    set(&mut o.op_timeout, r.op_timeout, free("op_timeout"));
+    set(&mut o.recovery_time, r.recovery_time, free("recovery_time"));
+    if free("seed") && r.seed.is_some() {
+        o.seed = r.seed;
+    }
+    set(&mut o.test_count, r.test_count, free("test_count"));
+    set(
+        &mut o.leave_db_running,
+        r.leave_db_running,
+        free("leave_db_running"),
+    );
+}
+
+/// `[client]`: an external client program and its environment.
+fn apply_client(
+    o: &mut TestOpts,
+    c: &ClientSection,
+    suite: &Suite,
+    given: &Given,
+) -> anyhow::Result<()> {
+    let free = |id: &str| !given.has(id);
+    set(
+        &mut o.serializable_reads,
+        c.serializable_reads,
+        free("serializable_reads"),
+    );
+    if let (Some(argv), true) = (suite.client_command(), free("client_command")) {
+        let line = shlex::try_join(argv.iter().map(String::as_str))
+            .map_err(|e| UsageError(format!("{}: [client] command: {e}", suite.path.display())))?;
+        o.client_command = Some(line);
+    }
+    // The file's environment first: a --client-env of the same name wins.
+    let mut env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.append(&mut o.client_env);
+    o.client_env = env;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,32 +13,29 @@ use clap::Args;
 use faultline::clients::etcd::EtcdClients;
 use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
 use faultline::clients::postgres::{Isolation, PostgresClients};
-use faultline::control::Control;
+use faultline::control::{Control, Node};
 use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
-use faultline::nemesis::ControlExecutor;
 use faultline::runner::harness;
-use faultline::runner::{ClientFactory, NamedEvent, Progress, RunConfig, RunSummary};
+use faultline::runner::{ClientFactory, Progress, RunConfig, RunSummary};
 use faultline::store::RunDir;
 use faultline::store::{Host, LogCheck, SuiteSource, TestConfig};
-use faultline_checkers::history::OpType;
+use faultline::test_run::{FaultSchedule, Ran, TestRun};
 use faultline_checkers::Validity;
-use faultline_nemesis::fault::NemesisContext;
-use faultline_nemesis::nemesis::{Nemesis, NemesisOptions};
+use faultline_nemesis::nemesis::NemesisOptions;
 use faultline_nemesis::net::PartitionSpec;
 use faultline_nemesis::packet::Behavior;
 use faultline_nemesis::process::Target;
-use faultline_nemesis::{FaultKind, Phase, Schedule};
+use faultline_nemesis::FaultKind;
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use regex::Regex;
-use serde_json::{json, Value};
 
 use super::db::DbKind;
+use super::nodes::NodeOpts;
 use super::suite::{self, Given};
 use super::test_output::{self, Checked, Crashed};
 use super::txn_opts::{self, TxnOpts};
 use super::UsageError;
-use crate::cli::NodeOpts;
 use crate::logging;
 
 /// Options shared by `test` and `test-all`.
@@ -206,10 +203,9 @@ struct Plan {
     time_limit: u64,
     recovery: u64,
     op_timeout: Duration,
-    faults: Vec<FaultKind>,
-    nemesis_interval: Duration,
-    /// Partition shape, fault targets and packet behaviours (the seed is per run).
-    nemesis: NemesisOptions,
+    /// The faults, their interval, partition shape, targets and packet behaviours (the
+    /// seed is per run).
+    faults: FaultSchedule,
     /// `--log-pattern`s, compiled.
     log_patterns: Vec<Regex>,
     /// `--client-command`: an external client instead of the built-in one.
@@ -289,9 +285,11 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
     Ok(Plan {
         client,
         txn,
-        faults,
-        nemesis_interval: Duration::from_secs_f64(interval),
-        nemesis,
+        faults: FaultSchedule {
+            faults,
+            interval: Duration::from_secs_f64(interval),
+            options: nemesis,
+        },
         log_patterns,
         concurrency,
         seed: o.seed.unwrap_or_else(rand::random),
@@ -365,7 +363,7 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     let control = super::nodes::connect(&o.nodes)?;
     // Clock faults only reach etcd under the clock launcher (docs/nemesis.md).
     let clock = super::db::clock_launch(
-        plan.faults.contains(&FaultKind::Clock),
+        plan.faults.faults.contains(&FaultKind::Clock),
         faultline_nemesis::clock::DEFAULT_OFFSET_FILE,
     )?;
     let mut etcd = Etcd {
@@ -385,7 +383,7 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
             let suite = o.loaded_suite.as_deref();
             shell = suite::shell_db(suite)?;
             if let Some(s) = suite {
-                s.check_faults(&plan.faults).map_err(UsageError)?;
+                s.check_faults(&plan.faults.faults).map_err(UsageError)?;
             }
             &shell
         }
@@ -403,73 +401,41 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
                 etcd: &etcd,
                 postgres: &postgres,
             };
-            match run_one(o, &plan, kind, seed, i, &control, &dbs, &stop) {
+            // One test: its error is the command's. A matrix goes on with the next test
+            // (as Jepsen's test-all) and reports the crash at the end.
+            let one = OneRun {
+                o,
+                plan: &plan,
+                control: &control,
+                dbs: &dbs,
+                stop: &stop,
+                kind,
+                seed,
+                index: i,
+            };
+            match run_one(one) {
                 Ok(row) => rows.push(row),
-                // One test: its error is the command's. A matrix goes on with the next
-                // test (as Jepsen's test-all) and reports the crash at the end.
-                Err(e) if table => {
-                    let name = format!("{}-{}", test_name(o, database), kind.name());
-                    eprintln!("{name} (seed {seed}) crashed: {e:#}");
-                    crashed.push(Crashed {
-                        name,
-                        seed,
-                        error: format!("{e:#}"),
-                    });
-                }
                 Err(e) => {
-                    // The CI outputs still say what happened; the error is the command's.
                     let crash = Crashed {
                         name: format!("{}-{}", test_name(o, database), kind.name()),
                         seed,
                         error: format!("{e:#}"),
                     };
-                    let _ = ci_outputs(o, &rows, &[crash], super::EXIT_INTERNAL);
-                    return Err(e);
+                    if !table {
+                        // The CI outputs still say what happened; the error is the
+                        // command's.
+                        let _ = ci_outputs(o, &rows, &[crash], super::EXIT_INTERNAL);
+                        return Err(e);
+                    }
+                    eprintln!("{} (seed {seed}) crashed: {e:#}", crash.name);
+                    crashed.push(crash);
                 }
             }
         }
     }
     let verdict: Validity = rows.iter().map(|r| r.valid).collect();
     if table && (!rows.is_empty() || !crashed.is_empty()) {
-        say!(
-            o,
-            "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
-            "test",
-            "seed",
-            "ops",
-            "ok",
-            "fail",
-            "info"
-        );
-        for r in &rows {
-            let s = &r.summary;
-            say!(
-                o,
-                "{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  {}",
-                r.name,
-                r.seed,
-                s.ok + s.fail + s.info,
-                s.ok,
-                s.fail,
-                s.info,
-                r.valid
-            );
-        }
-        for c in &crashed {
-            // The table gets the first line; the whole error is above and in the run's
-            // faultline.log.
-            let first = c.error.lines().next().unwrap_or("");
-            say!(o, "CRASHED: {} (seed {}): {first}", c.name, c.seed);
-        }
-        if crashed.is_empty() {
-            say!(o, "overall: {verdict}");
-        } else {
-            say!(
-                o,
-                "overall: {} test(s) crashed; the others: {verdict}",
-                crashed.len()
-            );
-        }
+        print_table(o, &rows, &crashed, verdict);
     }
     if stop.load(Ordering::SeqCst) {
         eprintln!(
@@ -489,6 +455,49 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     Ok(code)
 }
 
+/// `test-all`'s summary: a row per run, then the crashes and the overall verdict.
+fn print_table(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], verdict: Validity) {
+    say!(
+        o,
+        "\n{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  verdict",
+        "test",
+        "seed",
+        "ops",
+        "ok",
+        "fail",
+        "info"
+    );
+    for r in rows {
+        let s = &r.summary;
+        say!(
+            o,
+            "{:<20} {:>20} {:>8} {:>8} {:>6} {:>6}  {}",
+            r.name,
+            r.seed,
+            s.ok + s.fail + s.info,
+            s.ok,
+            s.fail,
+            s.info,
+            r.valid
+        );
+    }
+    for c in crashed {
+        // The table gets the first line; the whole error is above and in the run's
+        // faultline.log.
+        let first = c.error.lines().next().unwrap_or("");
+        say!(o, "CRASHED: {} (seed {}): {first}", c.name, c.seed);
+    }
+    if crashed.is_empty() {
+        say!(o, "overall: {verdict}");
+    } else {
+        say!(
+            o,
+            "overall: {} test(s) crashed; the others: {verdict}",
+            crashed.len()
+        );
+    }
+}
+
 /// `--junit` and `--json`, once every run is over.
 fn ci_outputs(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], code: u8) -> anyhow::Result<()> {
     if let Some(path) = &o.junit {
@@ -501,17 +510,29 @@ fn ci_outputs(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], code: u8) -> 
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    o: &TestOpts,
-    plan: &Plan,
+/// One run of a matrix: the command's options and plan, the cluster and databases,
+/// and which workload, seed and repetition this is.
+#[derive(Clone, Copy)]
+struct OneRun<'a> {
+    o: &'a TestOpts,
+    plan: &'a Plan,
+    control: &'a Control,
+    dbs: &'a Dbs<'a>,
+    stop: &'a Arc<AtomicBool>,
     kind: WorkloadKind,
     seed: u64,
     index: u32,
-    control: &Control,
-    dbs: &Dbs<'_>,
-    stop: &Arc<AtomicBool>,
-) -> anyhow::Result<Checked> {
+}
+
+fn run_one(r: OneRun<'_>) -> anyhow::Result<Checked> {
+    let OneRun {
+        o,
+        plan,
+        kind,
+        seed,
+        dbs,
+        ..
+    } = r;
     let name = match plan.txn.isolation {
         Some(i) => format!(
             "{}-{}-{}",
@@ -526,7 +547,7 @@ fn run_one(
     if let Err(e) = logging::log_to_file(&dir.path("faultline.log")) {
         tracing::warn!("no faultline.log: {e}");
     }
-    let result = run_in(o, plan, kind, seed, index, control, dbs, stop, &dir);
+    let result = run_in(r, &dir);
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }
@@ -554,18 +575,17 @@ fn run_one(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_in(
-    o: &TestOpts,
-    plan: &Plan,
-    kind: WorkloadKind,
-    seed: u64,
-    index: u32,
-    control: &Control,
-    dbs: &Dbs<'_>,
-    stop: &Arc<AtomicBool>,
-    dir: &RunDir,
-) -> anyhow::Result<(Validity, RunSummary)> {
+fn run_in(r: OneRun<'_>, dir: &RunDir) -> anyhow::Result<(Validity, RunSummary)> {
+    let OneRun {
+        o,
+        plan,
+        control,
+        dbs,
+        stop,
+        kind,
+        seed,
+        index,
+    } = r;
     let database = dbs.database;
     let nodes = control.nodes();
     let opts = WorkloadOptions {
@@ -585,38 +605,7 @@ fn run_in(
     cfg.op_timeout = plan.op_timeout;
     cfg.stop = stop.clone();
     cfg.progress = Arc::new(Progress::default());
-    let config = TestConfig {
-        db: Some(database.name().to_string()),
-        command_line: std::env::args().collect(),
-        test_index: Some(index),
-        test_count: Some(o.test_count),
-        serializable_reads: o.serializable_reads,
-        leave_db_running: o.leave_db_running,
-        hosts: nodes
-            .iter()
-            .map(|n| Host {
-                name: n.name.clone(),
-                host: n.host.clone(),
-            })
-            .collect(),
-        store: Some(o.store.clone()),
-        nemesis: plan.faults.iter().map(|k| k.name().to_string()).collect(),
-        nemesis_interval_secs: Some(plan.nemesis_interval.as_secs_f64()),
-        partition: Some(o.partition.clone()),
-        kill_target: Some(o.kill_target.clone()),
-        pause_target: Some(o.pause_target.clone()),
-        clock_target: Some(o.clock_target.clone()),
-        packet_target: Some(o.packet_target.clone()),
-        packet: Some(o.packet.clone()),
-        log_patterns: o.log_pattern.clone(),
-        client: plan.client.as_ref().map(ExternalSpec::describe),
-        suite: o.loaded_suite.as_ref().map(|s| SuiteSource {
-            path: s.path.clone(),
-            text: s.text.clone(),
-        }),
-        isolation: plan.txn.isolation.map(|i| i.name().to_string()),
-        consistency_model: Some(plan.txn.consistency_model),
-    };
+    let config = test_config(o, plan, database, &nodes, index);
     let w = harness::prepare(dir, kind, &opts, &cfg, config)?;
     tracing::info!(
         seed,
@@ -627,74 +616,28 @@ fn run_in(
 
     // A failed setup has already torn down (setup_all's retries): nothing to run.
     db::setup_all(database, control, 3).context("database setup")?;
-    let hosts: Vec<(String, String)> = nodes
-        .iter()
-        .map(|n| (n.name.clone(), n.host.clone()))
-        .collect();
-    let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
-    // An external client speaks for any database; otherwise the database's own.
-    let clients: Arc<dyn ClientFactory> = match (&plan.client, plan.txn.isolation) {
-        (Some(spec), _) => Arc::new(ExternalClients::new(
-            spec.clone(),
-            ExternalContext {
-                nodes: hosts,
-                workload: kind,
-                key_prefix: prefix,
-                log_dir: Some(dir.dir.clone()),
-                open_timeout: plan.op_timeout,
-            },
-        )),
-        (None, Some(isolation)) => Arc::new(
-            PostgresClients::for_server(&nodes, dbs.postgres, kind, isolation, plan.op_timeout)
-                .context("preparing the postgres clients")
-                .inspect_err(|_| teardown_unless_kept(o, database, control))?,
-        ),
-        (None, None) => Arc::new(EtcdClients::new(
-            &hosts,
-            dbs.etcd.client_port,
-            kind,
-            prefix,
-            o.serializable_reads,
-        )),
-    };
+    let clients = clients_for(o, plan, kind, control, dbs, dir)
+        .inspect_err(|_| teardown_unless_kept(o, database, control))?;
 
     let faults_now = Arc::new(Mutex::new(String::from("none")));
-    let (events_tx, events_rx) = mpsc::channel();
-    cfg.events = Some(Mutex::new(events_rx));
     let bar =
         (!o.no_progress).then(|| ProgressLine::start(cfg.progress.clone(), faults_now.clone()));
-    // The nemesis thread ends (and heals) when its time is up, on Ctrl-C, or when the
-    // run ends early; the scope joins it before the logs and teardown either way.
-    let nemesis_done = AtomicBool::new(false);
-    let (ran, healed) = std::thread::scope(|scope| {
-        let nemesis = (!plan.faults.is_empty()).then(|| {
-            let job = NemesisJob {
-                control,
-                db: database,
-                plan,
-                seed,
-                time_limit: Duration::from_nanos(plan.time_limit),
-                stop,
-                done: &nemesis_done,
-                generator_done: cfg.generator_done.clone(),
-                events: events_tx,
-                faults_now: faults_now.clone(),
-            };
-            scope.spawn(move || job.run())
-        });
-        let ran = harness::execute(dir, w.generator, clients, &cfg);
-        nemesis_done.store(true, Ordering::SeqCst);
-        let healed = match nemesis.map(|h| h.join()) {
-            None => Ok(()),
-            Some(Ok(r)) => r,
-            // The guard healed while unwinding; the panic is a bug to report.
-            Some(Err(_)) => Err(anyhow::anyhow!("the nemesis thread panicked")),
-        };
-        (ran, healed)
-    });
+    let run = TestRun {
+        control,
+        db: database,
+        faults: &plan.faults,
+        seed,
+        time_limit: Duration::from_nanos(plan.time_limit),
+        stop,
+        faults_now,
+    };
+    let Ran {
+        summary: ran,
+        healed,
+    } = run.run(dir, w.generator, clients, cfg);
     drop(bar);
     if let Err(e) = &healed {
-        tracing::error!("nemesis: {e:#}");
+        tracing::error!("nemesis: {e}");
     }
 
     // Logs and teardown whatever the run did: a failed run's logs matter most.
@@ -717,6 +660,94 @@ fn run_in(
     let logs = log_check(plan, dir, logs.as_deref());
     let valid = harness::analyze(dir, &w.checker, &summary, logs)?;
     Ok((valid, summary))
+}
+
+/// What `test.json` records of the `test` command's options.
+fn test_config(
+    o: &TestOpts,
+    plan: &Plan,
+    database: &dyn Db,
+    nodes: &[Node],
+    index: u32,
+) -> TestConfig {
+    TestConfig {
+        db: Some(database.name().to_string()),
+        command_line: std::env::args().collect(),
+        test_index: Some(index),
+        test_count: Some(o.test_count),
+        serializable_reads: o.serializable_reads,
+        leave_db_running: o.leave_db_running,
+        hosts: nodes
+            .iter()
+            .map(|n| Host {
+                name: n.name.clone(),
+                host: n.host.clone(),
+            })
+            .collect(),
+        store: Some(o.store.clone()),
+        nemesis: plan
+            .faults
+            .faults
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        nemesis_interval_secs: Some(plan.faults.interval.as_secs_f64()),
+        partition: Some(o.partition.clone()),
+        kill_target: Some(o.kill_target.clone()),
+        pause_target: Some(o.pause_target.clone()),
+        clock_target: Some(o.clock_target.clone()),
+        packet_target: Some(o.packet_target.clone()),
+        packet: Some(o.packet.clone()),
+        log_patterns: o.log_pattern.clone(),
+        client: plan.client.as_ref().map(ExternalSpec::describe),
+        suite: o.loaded_suite.as_ref().map(|s| SuiteSource {
+            path: s.path.clone(),
+            text: s.text.clone(),
+        }),
+        isolation: plan.txn.isolation.map(|i| i.name().to_string()),
+        consistency_model: Some(plan.txn.consistency_model),
+    }
+}
+
+/// The run's clients: an external client program speaks for any database; otherwise
+/// the database's own.
+fn clients_for(
+    o: &TestOpts,
+    plan: &Plan,
+    kind: WorkloadKind,
+    control: &Control,
+    dbs: &Dbs<'_>,
+    dir: &RunDir,
+) -> anyhow::Result<Arc<dyn ClientFactory>> {
+    let nodes = control.nodes();
+    let hosts: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.host.clone()))
+        .collect();
+    let prefix = format!("/faultline/{}/{}/", dir.name, dir.stamp);
+    Ok(match (&plan.client, plan.txn.isolation) {
+        (Some(spec), _) => Arc::new(ExternalClients::new(
+            spec.clone(),
+            ExternalContext {
+                nodes: hosts,
+                workload: kind,
+                key_prefix: prefix,
+                log_dir: Some(dir.dir.clone()),
+                open_timeout: plan.op_timeout,
+            },
+        )),
+        (None, Some(isolation)) => Arc::new(
+            PostgresClients::for_server(&nodes, dbs.postgres, kind, isolation, plan.op_timeout)
+                .context("preparing the postgres clients")?,
+        ),
+        (None, None) => Arc::new(EtcdClients::new(
+            &hosts,
+            dbs.etcd.client_port,
+            kind,
+            prefix,
+            o.serializable_reads,
+        )),
+    })
 }
 
 /// `--log-pattern` over the downloaded logs. Logs that could not be downloaded or read
@@ -754,159 +785,6 @@ fn teardown_unless_kept(o: &TestOpts, database: &dyn Db, control: &Control) {
         tracing::info!("leaving {} running", database.name());
     } else if let Err(e) = db::teardown_all(database, control) {
         tracing::warn!("teardown: {e}");
-    }
-}
-
-/// The nemesis side of a run: a [`Schedule`] of faults over the control plane, its
-/// events into the run's history.
-struct NemesisJob<'a> {
-    control: &'a Control,
-    db: &'a dyn Db,
-    plan: &'a Plan,
-    seed: u64,
-    time_limit: Duration,
-    /// Ctrl-C.
-    stop: &'a AtomicBool,
-    /// The clients are done (or failed).
-    done: &'a AtomicBool,
-    /// The generator is exhausted: heal now (the runner waits for our events).
-    generator_done: Arc<AtomicBool>,
-    events: mpsc::Sender<NamedEvent>,
-    faults_now: Arc<Mutex<String>>,
-}
-
-impl NemesisJob<'_> {
-    fn event(&self, kind: OpType, f: &str, value: Value, error: Option<String>) {
-        // The runner may have returned (the receiver is gone): the event is in the log.
-        let _ = self.events.send(NamedEvent {
-            process: "nemesis",
-            kind,
-            f: f.to_string(),
-            value,
-            error,
-        });
-    }
-
-    fn set_faults(&self, guard: &HealGuard<'_>) {
-        let names: Vec<&str> = guard.nemesis.active().map(|k| k.name()).collect();
-        let text = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(",")
-        };
-        if let Ok(mut f) = self.faults_now.lock() {
-            *f = text;
-        }
-    }
-
-    /// Sleeps until `until`, or less when the run stops; false if it stopped.
-    fn sleep_until(&self, until: Instant) -> bool {
-        loop {
-            if self.stop.load(Ordering::SeqCst)
-                || self.done.load(Ordering::SeqCst)
-                || self.generator_done.load(Ordering::SeqCst)
-            {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            std::thread::sleep((until - now).min(Duration::from_millis(100)));
-        }
-    }
-
-    fn run(self) -> anyhow::Result<()> {
-        let start = Instant::now();
-        let end = start + self.time_limit;
-        let ctx = faultline::nemesis::context(self.control, Some(self.db), true);
-        let opts = NemesisOptions {
-            seed: self.seed,
-            ..self.plan.nemesis.clone()
-        };
-        let mut guard = HealGuard {
-            nemesis: Nemesis::new(&self.plan.faults, &opts),
-            ctx,
-            ex: ControlExecutor::new(self.control, Some(self.db)),
-            healed: false,
-        };
-        let schedule = Schedule::new(
-            self.plan.faults.clone(),
-            self.plan.nemesis_interval,
-            self.seed,
-        )
-        .map_err(|e| UsageError(e.to_string()))?;
-        let mut at = start;
-        for step in schedule {
-            at += step.wait;
-            // A fault started last holds until the time is up, not just until the
-            // step after it would have been due.
-            if !self.sleep_until(at.min(end)) || at >= end {
-                break;
-            }
-            // Targets such as primaries need the current leader, asked again before
-            // every start: a failover moves it (a Redis primary cut off by the last
-            // partition is not the primary any more).
-            let needs_primaries = step.kind != FaultKind::Partition
-                || self.plan.nemesis.partition == PartitionSpec::Primaries;
-            if step.phase == Phase::Start && needs_primaries {
-                let fresh = faultline::nemesis::context(self.control, Some(self.db), false);
-                guard.ctx.primaries = fresh.primaries;
-            }
-            let f = step.kind.f(step.phase);
-            self.event(OpType::Invoke, f, Value::Null, None);
-            let r = match step.phase {
-                Phase::Start => guard.nemesis.start(step.kind, &guard.ctx, &guard.ex),
-                Phase::Stop => guard.nemesis.stop(step.kind, &guard.ctx, &guard.ex),
-            };
-            match r {
-                Ok(outcome) => self.event(OpType::Info, outcome.f, outcome.value, None),
-                Err(e) => {
-                    // A half-applied fault stays active and is healed below.
-                    tracing::warn!("nemesis {f}: {e}");
-                    self.event(OpType::Info, f, Value::Null, Some(e.to_string()));
-                }
-            }
-            self.set_faults(&guard);
-        }
-        tracing::info!("nemesis: healing everything");
-        self.event(OpType::Invoke, "heal", Value::Null, None);
-        let healed = guard.heal();
-        self.event(
-            OpType::Info,
-            "heal",
-            json!("healed"),
-            healed.as_ref().err().map(|e| e.to_string()),
-        );
-        self.set_faults(&guard);
-        healed.map_err(|e| anyhow::anyhow!("heal: {e}"))
-    }
-}
-
-/// Heals every enabled fault when dropped unless [`HealGuard::heal`] ran: a panic or
-/// an early return in the nemesis thread must not leave a partitioned cluster.
-struct HealGuard<'a> {
-    nemesis: Nemesis,
-    ctx: NemesisContext,
-    ex: ControlExecutor<'a>,
-    healed: bool,
-}
-
-impl HealGuard<'_> {
-    fn heal(&mut self) -> Result<(), faultline_nemesis::NemesisError> {
-        self.healed = true;
-        self.nemesis.heal_all(&self.ctx, &self.ex)
-    }
-}
-
-impl Drop for HealGuard<'_> {
-    fn drop(&mut self) {
-        if !self.healed {
-            tracing::warn!("nemesis ended without healing: healing now");
-            if let Err(e) = self.heal() {
-                tracing::error!("heal: {e}");
-            }
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use faultline_nemesis::clock::{ClockAction, ClockFault};
 use faultline_nemesis::fault::{Fault, NemesisContext, NodeInfo};
-use faultline_nemesis::plan::{run_plan, DbOp, ExecOutput, Executor, OnFailure};
+use faultline_nemesis::plan::{run_plan, DbOp, ExecError, ExecOutput, Executor, OnFailure};
 use faultline_nemesis::process::Target;
 use rand::SeedableRng;
 
@@ -47,19 +47,19 @@ fn launched(offset_file: &Path, argv: &[&str]) -> String {
 struct Here;
 
 impl Executor for Here {
-    fn exec(&self, _node: &str, argv: &[String]) -> Result<ExecOutput, String> {
+    fn exec(&self, _node: &str, argv: &[String]) -> Result<ExecOutput, ExecError> {
         let out = Command::new(&argv[0])
             .args(&argv[1..])
             .output()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ExecError::Unreachable(e.to_string()))?;
         Ok(ExecOutput {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into(),
             stderr: String::from_utf8_lossy(&out.stderr).into(),
         })
     }
-    fn db(&self, _node: &str, op: DbOp) -> Result<(), String> {
-        Err(format!("no DB here ({op})"))
+    fn db(&self, _node: &str, op: DbOp) -> Result<(), ExecError> {
+        Err(ExecError::Invalid(format!("no DB here ({op})")))
     }
 }
 

@@ -5,7 +5,8 @@
 
 use faultline::report::junit::{self, Suite};
 use faultline::runner::{
-    harness, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, RunConfig,
+    harness, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, OpenError,
+    RunConfig,
 };
 use faultline::store::{self, TestConfig};
 use faultline_checkers::Validity;
@@ -23,7 +24,7 @@ struct Lossy(MemoryStore);
 struct LossyClient(Box<dyn Client>);
 
 impl ClientFactory for Lossy {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(LossyClient(self.0.open(node)?)))
     }
 }

@@ -1,7 +1,7 @@
 //! The runner against the in-memory store and against misbehaving clients.
 
 use faultline::runner::{
-    self, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, RunConfig,
+    self, memory::MemoryStore, Client, ClientFactory, Completion, Invocation, OpenError, RunConfig,
 };
 use faultline_checkers::check::check;
 use faultline_checkers::history::{read_file, OpType, Process};
@@ -51,9 +51,9 @@ struct Flaky;
 struct FlakyClient;
 
 impl ClientFactory for Flaky {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError> {
         if node == "bad" {
-            return Err("connection refused".into());
+            return Err(OpenError::Unavailable("connection refused".into()));
         }
         Ok(Box::new(FlakyClient))
     }
@@ -222,7 +222,7 @@ struct CountingClient {
 }
 
 impl ClientFactory for Counting {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError> {
         self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Box::new(CountingClient {
             node: node.to_string(),
@@ -300,7 +300,7 @@ struct Slow;
 struct SlowClient;
 
 impl ClientFactory for Slow {
-    fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, _node: &str) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(SlowClient))
     }
 }

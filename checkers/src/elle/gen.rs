@@ -169,133 +169,207 @@ struct Running {
 
 /// A strict serializable list-append history.
 pub fn list_append(opts: &GenOptions) -> History {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let f: Arc<str> = Arc::from("txn");
-    let concurrency = opts.concurrency.max(1);
-    let active = opts.active_keys.max(1);
-    let mut keys: Vec<u64> = (0..active as u64).collect();
-    let mut next_key = active as u64;
-    // Per key: appends handed out so far (values are 1, 2, ... per key), and the list.
-    let mut allocated: Vec<u64> = vec![0; active];
-    let mut lists: Vec<Vec<u64>> = vec![Vec::new(); active];
-    let mut slots: Vec<Option<Running>> = (0..concurrency).map(|_| None).collect();
-    let mut slot_process: Vec<u64> = (0..concurrency as u64).collect();
-    let mut next_process = concurrency as u64;
-    let mut ops: Vec<Op> = Vec::with_capacity(opts.txns * 2);
+    let mut sim = Sim::new(opts);
     let mut started = 0usize;
-    let mut time = 0i64;
     loop {
-        let busy = slots.iter().filter(|s| s.is_some()).count();
+        let busy = sim.slots.iter().filter(|s| s.is_some()).count();
         if started >= opts.txns && busy == 0 {
             break;
         }
-        let s = rng.random_range(0..concurrency);
-        time += 1000;
-        match slots[s].take() {
+        let s = sim.rng.random_range(0..sim.concurrency);
+        sim.time += 1000;
+        match sim.slots[s].take() {
             None if started < opts.txns => {
                 started += 1;
-                let n = rng.random_range(1..=opts.max_txn_len.max(1));
-                let mut mops = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let ki = rng.random_range(0..active);
-                    let k = keys[ki] as usize;
-                    if rng.random_bool(opts.read_ratio.clamp(0.0, 1.0)) {
-                        mops.push((false, k as u64, 0));
-                    } else {
-                        allocated[ki] += 1;
-                        mops.push((true, k as u64, allocated[ki]));
-                        if allocated[ki] as usize >= opts.max_writes_per_key.max(1) {
-                            // Retire: later txns use a fresh key in this place.
-                            keys[ki] = next_key;
-                            next_key += 1;
-                            allocated[ki] = 0;
-                        }
-                    }
-                }
-                let value = Value::Array(
-                    mops.iter()
-                        .map(|&(a, k, v)| {
-                            if a {
-                                json!(["append", k, v])
-                            } else {
-                                json!(["r", k, null])
-                            }
-                        })
-                        .collect(),
-                );
-                let mut op = event(OpType::Invoke, slot_process[s], value, &f);
-                op.time = Some(time);
-                ops.push(op);
-                let mut snapshot: Vec<(u64, Vec<u64>)> = Vec::new();
-                if opts.store == Store::StaleSnapshot {
-                    for &(_, k, _) in &mops {
-                        if !snapshot.iter().any(|x| x.0 == k) {
-                            snapshot.push((k, list_of(&mut lists, k).clone()));
-                        }
-                    }
-                }
-                slots[s] = Some(Running {
-                    process: slot_process[s],
-                    mops,
-                    snapshot,
-                });
+                sim.invoke(s);
             }
             None => {}
-            Some(run) => {
-                let roll: f64 = rng.random();
-                let (kind, apply) = if roll < opts.fail_ratio {
-                    (OpType::Fail, false)
-                } else if roll < opts.fail_ratio + opts.info_ratio {
-                    (OpType::Info, rng.random_bool(0.5))
-                } else {
-                    (OpType::Ok, true)
-                };
-                let mut out = Vec::with_capacity(run.mops.len());
-                // Per key: what the txn sees (its own appends included, whether or not it
-                // commits) and its own appends.
-                let mut scratch: Vec<(u64, Vec<u64>, Vec<u64>)> = Vec::new();
-                for &(a, k, v) in &run.mops {
-                    let pos = match scratch.iter().position(|x| x.0 == k) {
-                        Some(p) => p,
-                        None => {
-                            let view = match run.snapshot.iter().find(|x| x.0 == k) {
-                                Some(snap) => snap.1.clone(),
-                                None => list_of(&mut lists, k).clone(),
-                            };
-                            scratch.push((k, view, Vec::new()));
-                            scratch.len() - 1
-                        }
-                    };
-                    if a {
-                        scratch[pos].1.push(v);
-                        scratch[pos].2.push(v);
-                        out.push(json!(["append", k, v]));
-                    } else if kind == OpType::Ok {
-                        out.push(json!(["r", k, scratch[pos].1]));
-                    } else {
-                        out.push(json!(["r", k, null]));
-                    }
-                }
-                if apply {
-                    for (k, _, own) in scratch {
-                        list_of(&mut lists, k).extend(own);
-                    }
-                }
-                let mut op = event(kind, run.process, Value::Array(out), &f);
-                op.time = Some(time);
-                ops.push(op);
-                if kind == OpType::Info {
-                    // A crashed client continues under a new process id.
-                    slot_process[s] = next_process;
-                    next_process += 1;
-                }
-            }
+            Some(run) => sim.complete(s, run),
         }
     }
     History {
-        ops: number(ops),
+        ops: number(sim.ops),
         source: "generated".into(),
         completions_only: false,
+    }
+}
+
+/// Per key a transaction touches: the key, the list it sees (its own appends included,
+/// whether or not it commits) and its own appends.
+type TxnView = (u64, Vec<u64>, Vec<u64>);
+
+/// The simulated store and its clients, as `list_append` runs them. Every random draw
+/// goes through `rng` in a fixed order, so a seed always gives the same history.
+struct Sim<'o> {
+    opts: &'o GenOptions,
+    rng: ChaCha8Rng,
+    f: Arc<str>,
+    concurrency: usize,
+    active: usize,
+    /// The keys in use, by place; a retired key's place goes to `next_key`.
+    keys: Vec<u64>,
+    next_key: u64,
+    /// Per place: appends handed out so far (values are 1, 2, ... per key).
+    allocated: Vec<u64>,
+    /// Per key: the list the store holds.
+    lists: Vec<Vec<u64>>,
+    /// Per client: the transaction it is running, if any, and its current process id.
+    slots: Vec<Option<Running>>,
+    slot_process: Vec<u64>,
+    next_process: u64,
+    ops: Vec<Op>,
+    time: i64,
+}
+
+impl<'o> Sim<'o> {
+    fn new(opts: &'o GenOptions) -> Self {
+        let concurrency = opts.concurrency.max(1);
+        let active = opts.active_keys.max(1);
+        Sim {
+            opts,
+            rng: ChaCha8Rng::seed_from_u64(opts.seed),
+            f: Arc::from("txn"),
+            concurrency,
+            active,
+            keys: (0..active as u64).collect(),
+            next_key: active as u64,
+            allocated: vec![0; active],
+            lists: vec![Vec::new(); active],
+            slots: (0..concurrency).map(|_| None).collect(),
+            slot_process: (0..concurrency as u64).collect(),
+            next_process: concurrency as u64,
+            ops: Vec::with_capacity(opts.txns * 2),
+            time: 0,
+        }
+    }
+
+    /// Records an event at the current time.
+    fn push(&mut self, kind: OpType, process: u64, value: Value) {
+        let mut op = event(kind, process, value, &self.f);
+        op.time = Some(self.time);
+        self.ops.push(op);
+    }
+
+    /// Client `s` starts a new transaction.
+    fn invoke(&mut self, s: usize) {
+        let mops = self.draw_mops();
+        let value = Value::Array(
+            mops.iter()
+                .map(|&(a, k, v)| {
+                    if a {
+                        json!(["append", k, v])
+                    } else {
+                        json!(["r", k, null])
+                    }
+                })
+                .collect(),
+        );
+        self.push(OpType::Invoke, self.slot_process[s], value);
+        let snapshot = self.snapshot_of(&mops);
+        self.slots[s] = Some(Running {
+            process: self.slot_process[s],
+            mops,
+            snapshot,
+        });
+    }
+
+    /// A new transaction's micro-ops, over the keys in use; appends take each key's next
+    /// value.
+    fn draw_mops(&mut self) -> Vec<(bool, u64, u64)> {
+        let n = self.rng.random_range(1..=self.opts.max_txn_len.max(1));
+        let mut mops = Vec::with_capacity(n);
+        for _ in 0..n {
+            let ki = self.rng.random_range(0..self.active);
+            let k = self.keys[ki] as usize;
+            if self.rng.random_bool(self.opts.read_ratio.clamp(0.0, 1.0)) {
+                mops.push((false, k as u64, 0));
+            } else {
+                self.allocated[ki] += 1;
+                mops.push((true, k as u64, self.allocated[ki]));
+                if self.allocated[ki] as usize >= self.opts.max_writes_per_key.max(1) {
+                    // Retire: later txns use a fresh key in this place.
+                    self.keys[ki] = self.next_key;
+                    self.next_key += 1;
+                    self.allocated[ki] = 0;
+                }
+            }
+        }
+        mops
+    }
+
+    /// `Store::StaleSnapshot`: the lists of the keys `mops` touch, as they are now.
+    /// Otherwise nothing: the transaction reads the store at completion.
+    fn snapshot_of(&mut self, mops: &[(bool, u64, u64)]) -> Vec<(u64, Vec<u64>)> {
+        let mut snapshot: Vec<(u64, Vec<u64>)> = Vec::new();
+        if self.opts.store == Store::StaleSnapshot {
+            for &(_, k, _) in mops {
+                if !snapshot.iter().any(|x| x.0 == k) {
+                    snapshot.push((k, list_of(&mut self.lists, k).clone()));
+                }
+            }
+        }
+        snapshot
+    }
+
+    /// Client `s` completes transaction `run`: its outcome is drawn, its reads answered,
+    /// and its appends applied if it took effect.
+    fn complete(&mut self, s: usize, run: Running) {
+        let (kind, apply) = self.draw_outcome();
+        let (out, views) = self.execute(&run, kind);
+        if apply {
+            for (k, _, own) in views {
+                list_of(&mut self.lists, k).extend(own);
+            }
+        }
+        self.push(kind, run.process, Value::Array(out));
+        if kind == OpType::Info {
+            // A crashed client continues under a new process id.
+            self.slot_process[s] = self.next_process;
+            self.next_process += 1;
+        }
+    }
+
+    /// A completion's type, and whether the transaction takes effect (an `info` one may
+    /// or may not).
+    fn draw_outcome(&mut self) -> (OpType, bool) {
+        let roll: f64 = self.rng.random();
+        if roll < self.opts.fail_ratio {
+            (OpType::Fail, false)
+        } else if roll < self.opts.fail_ratio + self.opts.info_ratio {
+            (OpType::Info, self.rng.random_bool(0.5))
+        } else {
+            (OpType::Ok, true)
+        }
+    }
+
+    /// Runs `run`'s micro-ops against its snapshot or the store: the completion's micro-ops
+    /// (reads answered only when it completes `ok`) and what it saw and appended per key.
+    fn execute(&mut self, run: &Running, kind: OpType) -> (Vec<Value>, Vec<TxnView>) {
+        let mut out = Vec::with_capacity(run.mops.len());
+        let mut views: Vec<TxnView> = Vec::new();
+        for &(a, k, v) in &run.mops {
+            let pos = match views.iter().position(|x| x.0 == k) {
+                Some(p) => p,
+                None => {
+                    let view = match run.snapshot.iter().find(|x| x.0 == k) {
+                        Some(snap) => snap.1.clone(),
+                        None => list_of(&mut self.lists, k).clone(),
+                    };
+                    views.push((k, view, Vec::new()));
+                    views.len() - 1
+                }
+            };
+            if a {
+                views[pos].1.push(v);
+                views[pos].2.push(v);
+                out.push(json!(["append", k, v]));
+            } else if kind == OpType::Ok {
+                out.push(json!(["r", k, views[pos].1]));
+            } else {
+                out.push(json!(["r", k, null]));
+            }
+        }
+        (out, views)
     }
 }
 

@@ -12,8 +12,24 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ConsistencyModel {
+/// Declares `ConsistencyModel` and `ConsistencyModel::ALL` from one list, so that the two
+/// cannot drift apart: `ALL` holds every variant in declaration order, which is also the
+/// order `Ord` sorts them in (and `known_models` lists them in).
+macro_rules! consistency_models {
+    ($($model:ident),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ConsistencyModel {
+            $($model),+
+        }
+
+        impl ConsistencyModel {
+            pub const ALL: [ConsistencyModel; [$(stringify!($model)),+].len()] =
+                [$(ConsistencyModel::$model),+];
+        }
+    };
+}
+
+consistency_models![
     ReadUncommitted,
     ReadCommitted,
     CursorStability,
@@ -24,24 +40,11 @@ pub enum ConsistencyModel {
     StrongSnapshotIsolation,
     StrongSessionSerializable,
     StrictSerializable,
-}
+];
 
 use ConsistencyModel::*;
 
 impl ConsistencyModel {
-    pub const ALL: [ConsistencyModel; 10] = [
-        ReadUncommitted,
-        ReadCommitted,
-        CursorStability,
-        RepeatableRead,
-        SnapshotIsolation,
-        Serializable,
-        StrongSessionSnapshotIsolation,
-        StrongSnapshotIsolation,
-        StrongSessionSerializable,
-        StrictSerializable,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             ReadUncommitted => "read-uncommitted",

@@ -9,6 +9,7 @@ use crate::model::Model;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
+use std::ops::Index;
 
 /// How many of the last linearized operations an explanation lists.
 const TAIL: usize = 12;
@@ -97,7 +98,7 @@ pub(super) fn explain<M: Model>(
     history: &History,
     operations: &[Operation],
     pb: &Problem<M>,
-    states: &impl std::ops::Index<usize, Output = M::State>,
+    states: &impl Index<usize, Output = M::State>,
     deepest: &Deepest<'_>,
 ) -> Explanation {
     let Deepest {
@@ -105,99 +106,29 @@ pub(super) fn explain<M: Model>(
         states: best_states,
         blame,
     } = *deepest;
-    let step_view = |s: &Step| -> StepView {
-        let (op, class) = match *s {
-            Step::Det { i, .. } => {
-                let e = &pb.det[i as usize];
-                (e.op, e.class)
-            }
-            Step::Info { k, n, .. } => {
-                let c = &pb.info[k as usize];
-                (c.ops[n as usize], c.class)
-            }
-        };
-        StepView {
-            op: view::<M>(
-                history,
-                &operations[op as usize],
-                &pb.classes[class as usize],
-            ),
-            state: states[s.state() as usize].to_string(),
-        }
+    let views = Views {
+        history,
+        operations,
+        pb,
+        states,
     };
-
-    let mut linearized = vec![false; pb.det.len()];
-    for s in best_path {
-        if let Step::Det { i, .. } = s {
-            linearized[*i as usize] = true;
-        }
-    }
-    // The search only gives up on a configuration when no order works, and the
-    // operation that returns first among those left is the one nothing could precede,
-    // unless the search named a read that can no longer succeed whatever comes first.
-    let failing = blame.map(|g| g as usize).unwrap_or_else(|| {
-        (0..pb.det.len())
-            .filter(|&i| !linearized[i])
-            .min_by_key(|&i| pb.det[i].ret)
-            .expect("a refuted history leaves a completed operation unlinearized")
-    });
+    let failing = failing_op(pb, best_path, blame);
     let fe = pb.det[failing];
     let fop = &pb.classes[fe.class as usize];
-    let op = view::<M>(history, &operations[fe.op as usize], fop);
+    let op = views.op(fe.op, fe.class);
 
     let previous_ok = best_path
         .iter()
         .rev()
         .find(|s| matches!(s, Step::Det { .. }))
-        .map(|s| step_view(s).op);
+        .map(|s| views.step(s).op);
     let tail_start = best_path.len().saturating_sub(TAIL);
-    let linearized_tail = best_path[tail_start..].iter().map(step_view).collect();
-
-    let mut concurrent: Vec<(u32, OpView)> = Vec::new();
-    for (i, e) in pb.det.iter().enumerate() {
-        if i != failing && e.call < fe.ret && e.ret > fe.call {
-            let v = view::<M>(
-                history,
-                &operations[e.op as usize],
-                &pb.classes[e.class as usize],
-            );
-            concurrent.push((e.call, v));
-        }
-    }
-    for c in &pb.info {
-        for (n, &call) in c.calls.iter().enumerate() {
-            if call < fe.ret {
-                let v = view::<M>(
-                    history,
-                    &operations[c.ops[n] as usize],
-                    &pb.classes[c.class as usize],
-                );
-                concurrent.push((call, v));
-            }
-        }
-    }
-    concurrent.sort_by_key(|(call, _)| *call);
-    // The ones nearest the failing operation matter most.
-    if concurrent.len() > MAX_CONCURRENT {
-        let drop = concurrent.len() - MAX_CONCURRENT;
-        concurrent.drain(..drop);
-    }
-
-    let mut reasons = Vec::new();
-    let mut scratch = Vec::new();
-    for &s in best_states {
-        let st = &states[s as usize];
-        scratch.clear();
-        model.step(st, fop, &mut scratch);
-        reasons.push(if scratch.is_empty() {
-            model.explain(st, fop)
-        } else {
-            format!(
-                "from {st}, {fop} is possible, but then the operations that must follow it \
-                 cannot all be ordered"
-            )
-        });
-    }
+    let linearized_tail = best_path[tail_start..]
+        .iter()
+        .map(|s| views.step(s))
+        .collect();
+    let concurrent = views.concurrent_with(failing);
+    let reasons = reasons(model, states, best_states, fop);
     let summary = format!(
         "process {}'s {} (events {}..{}) cannot be linearized: {}",
         op.process,
@@ -213,12 +144,123 @@ pub(super) fn explain<M: Model>(
         previous_ok,
         linearized_count: best_path.len(),
         linearized_tail,
-        concurrent: concurrent.into_iter().map(|(_, v)| v).collect(),
+        concurrent,
         states: best_states
             .iter()
             .map(|&s| states[s as usize].to_string())
             .collect(),
         reasons,
+    }
+}
+
+/// The position in `pb.det` of the operation to blame for a refutation whose deepest
+/// configuration is `best_path`.
+fn failing_op<M: Model>(pb: &Problem<M>, best_path: &[Step], blame: Option<u32>) -> usize {
+    let mut linearized = vec![false; pb.det.len()];
+    for s in best_path {
+        if let Step::Det { i, .. } = s {
+            linearized[*i as usize] = true;
+        }
+    }
+    // The search only gives up on a configuration when no order works, and the
+    // operation that returns first among those left is the one nothing could precede,
+    // unless the search named a read that can no longer succeed whatever comes first.
+    blame.map(|g| g as usize).unwrap_or_else(|| {
+        (0..pb.det.len())
+            .filter(|&i| !linearized[i])
+            .min_by_key(|&i| pb.det[i].ret)
+            .expect("a refuted history leaves a completed operation unlinearized")
+    })
+}
+
+/// For each state in `best_states`, why `fop` does not fit there: the model's own words
+/// when `fop` cannot follow that state at all, otherwise that what must come after it
+/// cannot be ordered.
+fn reasons<M: Model>(
+    model: &M,
+    states: &impl Index<usize, Output = M::State>,
+    best_states: &[u32],
+    fop: &M::Op,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let mut scratch = Vec::new();
+    for &s in best_states {
+        let st = &states[s as usize];
+        scratch.clear();
+        model.step(st, fop, &mut scratch);
+        reasons.push(if scratch.is_empty() {
+            model.explain(st, fop)
+        } else {
+            format!(
+                "from {st}, {fop} is possible, but then the operations that must follow it \
+                 cannot all be ordered"
+            )
+        });
+    }
+    reasons
+}
+
+/// Turns a search problem's positions (operations, classes, state ids) back into views
+/// of the history's operations, as reports show them.
+struct Views<'a, M: Model, S> {
+    history: &'a History,
+    operations: &'a [Operation],
+    pb: &'a Problem<M>,
+    states: &'a S,
+}
+
+impl<M: Model, S: Index<usize, Output = M::State>> Views<'_, M, S> {
+    /// Operation `op` of the history, read by the model as class `class`.
+    fn op(&self, op: u32, class: u32) -> OpView {
+        view::<M>(
+            self.history,
+            &self.operations[op as usize],
+            &self.pb.classes[class as usize],
+        )
+    }
+
+    /// One step of a linearization and the state it left.
+    fn step(&self, s: &Step) -> StepView {
+        let op = match *s {
+            Step::Det { i, .. } => {
+                let e = &self.pb.det[i as usize];
+                self.op(e.op, e.class)
+            }
+            Step::Info { k, n, .. } => {
+                let c = &self.pb.info[k as usize];
+                self.op(c.ops[n as usize], c.class)
+            }
+        };
+        StepView {
+            op,
+            state: self.states[s.state() as usize].to_string(),
+        }
+    }
+
+    /// The operations whose interval overlaps that of `pb.det[failing]` (indeterminate
+    /// ones never end), in invocation order, at most `MAX_CONCURRENT` of them.
+    fn concurrent_with(&self, failing: usize) -> Vec<OpView> {
+        let fe = self.pb.det[failing];
+        let mut concurrent: Vec<(u32, OpView)> = Vec::new();
+        for (i, e) in self.pb.det.iter().enumerate() {
+            if i != failing && e.call < fe.ret && e.ret > fe.call {
+                concurrent.push((e.call, self.op(e.op, e.class)));
+            }
+        }
+        for c in &self.pb.info {
+            for (n, &call) in c.calls.iter().enumerate() {
+                if call < fe.ret {
+                    concurrent.push((call, self.op(c.ops[n], c.class)));
+                }
+            }
+        }
+        concurrent.sort_by_key(|(call, _)| *call);
+        // The ones nearest the failing operation matter most.
+        if concurrent.len() > MAX_CONCURRENT {
+            let drop = concurrent.len() - MAX_CONCURRENT;
+            concurrent.drain(..drop);
+        }
+        concurrent.into_iter().map(|(_, v)| v).collect()
     }
 }
 

@@ -12,7 +12,7 @@ mod search;
 
 pub use explain::{Explanation, OpView, StepView};
 
-use crate::history::History;
+use crate::history::{History, Operation};
 use crate::model::Model;
 use crate::Validity;
 use rayon::prelude::*;
@@ -180,104 +180,243 @@ enum KeyOutcome {
     Aborted(search::Abort),
 }
 
+/// One key's search in one order, and what it ended with in the current round.
+type Slot<'a, M> = (usize, search::Search<'a, M>, Option<KeyOutcome>);
+
 /// Checks a history against a model.
 pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<Report, LinError> {
     // The time limit covers everything from here, preparing the searches included.
     let deadline = opts.timeout.map(|t| Instant::now() + t);
-    if history.ops.len() >= u32::MAX as usize {
-        return Err(LinError::TooLong {
-            file: history.source.clone(),
-            events: history.ops.len(),
-        });
-    }
-    // Linearizability is about real time: without invocations there is none.
-    history.require_invocations("linearizability checking")?;
-    let operations = history.operations();
+    let operations = operations_of(history)?;
     let groups = problem::split_by_key(&operations);
     let problems = groups
         .into_iter()
         .map(|(key, members)| problem::build(model, history, &operations, key, &members))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let budget = Budget {
-        deadline,
-        memory_limit: opts.memory_limit,
-        memory: AtomicUsize::new(0),
-        external: opts.cancel.clone(),
-        found_violation: AtomicBool::new(false),
-        progress: opts.progress.clone(),
-    };
+    let budget = Budget::new(deadline, opts);
     if let Some(p) = &opts.progress {
         p.keys_total.store(problems.len(), Ordering::Relaxed);
     }
-    let mut stats = SearchStats::default();
-    // The least progress among keys left undecided, for the reason of an unknown.
-    let mut stuck: Option<(u32, u32, Option<serde_json::Value>)> = None;
-    let mut deepest: Option<Explanation> = None;
+    let ctx = Ctx {
+        model,
+        history,
+        operations: &operations,
+        problems: &problems,
+        budget: &budget,
+    };
+    let settled = ctx.search_all(opts.progress.as_deref());
+    let tally = Tally::of(settled.outcomes);
+    let keys = problems.len();
+    let reason = (tally.valid == Validity::Unknown)
+        .then(|| unknown_reason(opts, &tally, settled.stuck.as_ref(), keys));
+    Ok(Report {
+        valid: tally.valid,
+        model: model.name().to_string(),
+        operations: operations.len(),
+        keys,
+        keys_decided: tally.decided,
+        reason,
+        failures: tally.failures,
+        deepest: settled.deepest,
+        stats: settled.stats,
+    })
+}
 
-    // Keys are searched in rounds, each key for a slice of configurations that doubles
-    // every round. A key that is hard to refute cannot then hold up one that is easy: a
-    // violation anywhere is found about as soon as the cheapest one to find.
-    let budget_ref = &budget;
-    let mut searches: Vec<(usize, search::Search<'_, M>, Option<KeyOutcome>)> = problems
-        .iter()
-        .enumerate()
-        .flat_map(|(i, pb)| {
-            [search::Order::Call, search::Order::Return]
-                .map(move |order| (i, search::Search::new(model, pb, budget_ref, order), None))
-        })
-        .collect();
-    let mut outcomes: Vec<(usize, KeyOutcome)> = Vec::with_capacity(problems.len());
-    let mut decided = vec![false; problems.len()];
-    let mut slice = FIRST_SLICE;
-    while !searches.is_empty() {
-        let step = |(i, s, outcome): &mut (usize, search::Search<'_, M>, Option<KeyOutcome>)| {
-            if budget.cancelled() {
-                *outcome = Some(KeyOutcome::Aborted(search::Abort::Cancelled));
-                return;
-            }
-            if s.order() == search::Order::Return && slice < SECOND_ORDER_FROM {
-                // Most keys are decided at once in invocation order; the second order
-                // joins only for keys that turn out hard.
-                return;
-            }
-            *outcome = s.run(slice).map(|result| match result {
-                search::SearchResult::Linearizable => KeyOutcome::Valid,
-                search::SearchResult::NotLinearizable {
-                    best_path,
-                    best_states,
-                    blame,
-                } => {
-                    budget.found_violation.store(true, Ordering::Relaxed);
-                    KeyOutcome::Invalid(Box::new(explain::explain(
-                        model,
-                        history,
-                        &operations,
-                        &problems[*i],
-                        &s.states,
-                        &search::Deepest {
-                            path: &best_path,
-                            states: &best_states,
-                            blame,
-                        },
-                    )))
-                }
-                search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
-            });
-        };
-        // A key is decided by the first of its two searches to finish; an aborted one
-        // (limits are shared) leaves it unknown.
+/// The history's operations, once it is known the search can index its events (as
+/// `u32`) and that it has invocations: linearizability is about real time, and without
+/// invocations there is none.
+fn operations_of(history: &History) -> Result<Vec<Operation>, LinError> {
+    if history.ops.len() >= u32::MAX as usize {
+        return Err(LinError::TooLong {
+            file: history.source.clone(),
+            events: history.ops.len(),
+        });
+    }
+    history.require_invocations("linearizability checking")?;
+    Ok(history.operations())
+}
+
+impl Budget {
+    /// The budget of a check that started now, with `opts`' limits.
+    fn new(deadline: Option<Instant>, opts: &Options) -> Self {
+        Budget {
+            deadline,
+            memory_limit: opts.memory_limit,
+            memory: AtomicUsize::new(0),
+            external: opts.cancel.clone(),
+            found_violation: AtomicBool::new(false),
+            progress: opts.progress.clone(),
+        }
+    }
+}
+
+/// Whether a search in `order` runs in the round of `slice` configurations. Most keys
+/// are decided at once in invocation order; the second order joins only for keys that
+/// turn out hard.
+#[inline]
+fn joins_round(order: search::Order, slice: u64) -> bool {
+    order == search::Order::Call || slice >= SECOND_ORDER_FROM
+}
+
+/// What the searches of one check share, borrowed for the whole check: bundled so that
+/// the round driver and the explanations need not pass six arguments around.
+struct Ctx<'a, M: Model> {
+    model: &'a M,
+    history: &'a History,
+    operations: &'a [Operation],
+    problems: &'a [problem::Problem<M>],
+    budget: &'a Budget,
+}
+
+impl<'a, M: Model> Ctx<'a, M> {
+    /// Searches every key to a verdict or an abort.
+    ///
+    /// Keys are searched in rounds, each key for a slice of configurations that doubles
+    /// every round. A key that is hard to refute cannot then hold up one that is easy: a
+    /// violation anywhere is found about as soon as the cheapest one to find.
+    fn search_all(&self, progress: Option<&Progress>) -> Settled {
+        let mut searches: Vec<Slot<'a, M>> = self
+            .problems
+            .iter()
+            .enumerate()
+            .flat_map(|(i, pb)| {
+                [search::Order::Call, search::Order::Return].map(move |order| {
+                    (
+                        i,
+                        search::Search::new(self.model, pb, self.budget, order),
+                        None,
+                    )
+                })
+            })
+            .collect();
+        let mut settled = Settled::new(self.problems.len());
+        let mut slice = FIRST_SLICE;
+        while !searches.is_empty() {
+            self.run_round(&mut searches, slice);
+            settled.take_finished(self, &mut searches, progress);
+            searches.retain(|(i, _, _)| !settled.decided[*i]);
+            slice = slice.saturating_mul(2);
+        }
+        settled.outcomes.sort_by_key(|(i, _)| *i);
+        settled
+    }
+
+    /// Gives every search still running a slice of `slice` configurations.
+    fn run_round(&self, searches: &mut [Slot<'a, M>], slice: u64) {
+        let step = |slot: &mut Slot<'a, M>| self.step(slot, slice);
         // Waking the thread pool costs more than a small search: one active search (the
         // usual single-key history) runs here.
         let active = searches
             .iter()
-            .filter(|(_, s, _)| s.order() == search::Order::Call || slice >= SECOND_ORDER_FROM)
+            .filter(|(_, s, _)| joins_round(s.order(), slice))
             .count();
         if active > 1 {
             searches.par_iter_mut().for_each(step);
         } else {
             searches.iter_mut().for_each(step);
         }
+    }
+
+    /// One search's turn in a round: its outcome, if it reached one.
+    #[inline]
+    fn step(&self, (i, s, outcome): &mut Slot<'a, M>, slice: u64) {
+        if self.budget.cancelled() {
+            *outcome = Some(KeyOutcome::Aborted(search::Abort::Cancelled));
+            return;
+        }
+        if !joins_round(s.order(), slice) {
+            return;
+        }
+        *outcome = s.run(slice).map(|result| self.outcome_of(*i, s, result));
+    }
+
+    /// What a finished search says about key `i`. A violation stops the other keys'
+    /// searches: one is enough for the verdict.
+    fn outcome_of(
+        &self,
+        i: usize,
+        s: &search::Search<'a, M>,
+        result: search::SearchResult,
+    ) -> KeyOutcome {
+        match result {
+            search::SearchResult::Linearizable => KeyOutcome::Valid,
+            search::SearchResult::NotLinearizable {
+                best_path,
+                best_states,
+                blame,
+            } => {
+                self.budget.found_violation.store(true, Ordering::Relaxed);
+                KeyOutcome::Invalid(Box::new(self.explain(
+                    i,
+                    s,
+                    &search::Deepest {
+                        path: &best_path,
+                        states: &best_states,
+                        blame,
+                    },
+                )))
+            }
+            search::SearchResult::Aborted(a) => KeyOutcome::Aborted(a),
+        }
+    }
+
+    /// Key `i`'s story as far as `deepest` goes, told from search `s`'s states.
+    fn explain(
+        &self,
+        i: usize,
+        s: &search::Search<'a, M>,
+        deepest: &search::Deepest<'_>,
+    ) -> Explanation {
+        explain::explain(
+            self.model,
+            self.history,
+            self.operations,
+            &self.problems[i],
+            &s.states,
+            deepest,
+        )
+    }
+}
+
+/// The least progress among keys left undecided by a limit, for the reason of an
+/// unknown: `deepest` of `completed` operations linearized, on `key`.
+struct Stuck {
+    deepest: u32,
+    completed: u32,
+    key: Option<serde_json::Value>,
+}
+
+/// What the rounds have settled so far.
+struct Settled {
+    /// Per key decided: its outcome; sorted by key once the rounds are over.
+    outcomes: Vec<(usize, KeyOutcome)>,
+    decided: Vec<bool>,
+    stats: SearchStats,
+    stuck: Option<Stuck>,
+    /// How far the search of the `stuck` key got, told like a violation.
+    deepest: Option<Explanation>,
+}
+
+impl Settled {
+    fn new(keys: usize) -> Self {
+        Settled {
+            outcomes: Vec::with_capacity(keys),
+            decided: vec![false; keys],
+            stats: SearchStats::default(),
+            stuck: None,
+            deepest: None,
+        }
+    }
+
+    /// Takes the outcomes a round produced. A key is decided by the first of its two
+    /// searches to finish; an aborted one (limits are shared) leaves it unknown.
+    fn take_finished<'a, M: Model>(
+        &mut self,
+        ctx: &Ctx<'a, M>,
+        searches: &mut [Slot<'a, M>],
+        progress: Option<&Progress>,
+    ) {
         // A verdict beats its sibling's abort in the same round: a violation found by
         // one search cancels the other.
         let mut finished: Vec<usize> = (0..searches.len())
@@ -287,96 +426,109 @@ pub fn check<M: Model>(history: &History, model: &M, opts: &Options) -> Result<R
         for j in finished {
             let (i, s, outcome) = &mut searches[j];
             let Some(o) = outcome.take() else { continue };
-            if decided[*i] {
+            if self.decided[*i] {
                 continue;
             }
-            decided[*i] = true;
-            stats.add(&s.stats);
-            if let Some(p) = &opts.progress {
+            self.decided[*i] = true;
+            self.stats.add(&s.stats);
+            if let Some(p) = progress {
                 p.keys_done.fetch_add(1, Ordering::Relaxed);
             }
             if matches!(
                 o,
                 KeyOutcome::Aborted(search::Abort::Timeout | search::Abort::Memory)
             ) {
-                let (d, c) = (s.stats.deepest, s.stats.completed);
-                if stuck.as_ref().is_none_or(|(sd, sc, _)| d * sc < sd * c) {
-                    stuck = Some((d, c, problems[*i].key.clone()));
-
-                    deepest = (d < c).then(|| {
-                        explain::explain(
-                            model,
-                            history,
-                            &operations,
-                            &problems[*i],
-                            &s.states,
-                            &s.deepest(),
-                        )
-                    });
-                }
+                self.note_stuck(ctx, *i, s);
             }
-            outcomes.push((*i, o));
-        }
-        searches.retain(|(i, _, _)| !decided[*i]);
-        slice = slice.saturating_mul(2);
-    }
-    outcomes.sort_by_key(|(i, _)| *i);
-
-    let mut valid = Validity::Valid;
-    let mut failures = Vec::new();
-    let mut decided = 0;
-    let mut abort: Option<search::Abort> = None;
-    for (_, o) in outcomes {
-        match o {
-            KeyOutcome::Valid => decided += 1,
-            KeyOutcome::Invalid(e) => {
-                decided += 1;
-                valid = Validity::Invalid;
-                failures.push(*e);
-            }
-            KeyOutcome::Aborted(a) => {
-                valid = valid.merge(Validity::Unknown);
-                // A timeout or memory stop says more than the cancellations it caused.
-                if abort.is_none() || abort == Some(search::Abort::Cancelled) {
-                    abort = Some(a);
-                }
-            }
+            self.outcomes.push((*i, o));
         }
     }
-    let keys = problems.len();
-    let reason = (valid == Validity::Unknown).then(|| {
-        let what = match abort {
-            Some(search::Abort::Timeout) => format!(
-                "timed out after {:.1} s",
-                opts.timeout.unwrap_or_default().as_secs_f64()
-            ),
-            Some(search::Abort::Memory) => format!(
-                "reached the memory limit of {} MB",
-                opts.memory_limit.unwrap_or_default() / (1 << 20)
-            ),
-            _ => "cancelled".to_string(),
+
+    /// Keeps key `i` as the `stuck` one if its search, stopped by a limit, got least far
+    /// (as a fraction of its completed operations) of those so far.
+    fn note_stuck<'a, M: Model>(&mut self, ctx: &Ctx<'a, M>, i: usize, s: &search::Search<'a, M>) {
+        let (d, c) = (s.stats.deepest, s.stats.completed);
+        if self
+            .stuck
+            .as_ref()
+            .is_none_or(|st| d * st.completed < st.deepest * c)
+        {
+            self.stuck = Some(Stuck {
+                deepest: d,
+                completed: c,
+                key: ctx.problems[i].key.clone(),
+            });
+            self.deepest = (d < c).then(|| ctx.explain(i, s, &s.deepest()));
+        }
+    }
+}
+
+/// What the keys' outcomes add up to.
+struct Tally {
+    valid: Validity,
+    failures: Vec<Explanation>,
+    decided: usize,
+    /// The abort that best says why the verdict is unknown, if it is.
+    abort: Option<search::Abort>,
+}
+
+impl Tally {
+    fn of(outcomes: Vec<(usize, KeyOutcome)>) -> Self {
+        let mut t = Tally {
+            valid: Validity::Valid,
+            failures: Vec::new(),
+            decided: 0,
+            abort: None,
         };
-        let progress = match &stuck {
-            Some((d, c, key)) => format!(
-                "; the search of {} got {d} of {c} completed operations into a linearization",
-                key.as_ref()
-                    .map_or("the history".to_string(), |k| format!("key {k}"))
-            ),
-            None => String::new(),
-        };
-        format!("{what}; {decided} of {keys} keys decided, none invalid{progress}")
-    });
-    Ok(Report {
-        valid,
-        model: model.name().to_string(),
-        operations: operations.len(),
-        keys,
-        keys_decided: decided,
-        reason,
-        failures,
-        deepest,
-        stats,
-    })
+        for (_, o) in outcomes {
+            match o {
+                KeyOutcome::Valid => t.decided += 1,
+                KeyOutcome::Invalid(e) => {
+                    t.decided += 1;
+                    t.valid = Validity::Invalid;
+                    t.failures.push(*e);
+                }
+                KeyOutcome::Aborted(a) => {
+                    t.valid = t.valid.merge(Validity::Unknown);
+                    // A timeout or memory stop says more than the cancellations it caused.
+                    if t.abort.is_none() || t.abort == Some(search::Abort::Cancelled) {
+                        t.abort = Some(a);
+                    }
+                }
+            }
+        }
+        t
+    }
+}
+
+/// Why the verdict is unknown: the limit that stopped the check, how many of the `keys`
+/// were decided, and how far the hardest undecided one got.
+fn unknown_reason(opts: &Options, tally: &Tally, stuck: Option<&Stuck>, keys: usize) -> String {
+    let what = match tally.abort {
+        Some(search::Abort::Timeout) => format!(
+            "timed out after {:.1} s",
+            opts.timeout.unwrap_or_default().as_secs_f64()
+        ),
+        Some(search::Abort::Memory) => format!(
+            "reached the memory limit of {} MB",
+            opts.memory_limit.unwrap_or_default() / (1 << 20)
+        ),
+        _ => "cancelled".to_string(),
+    };
+    let progress = match stuck {
+        Some(Stuck {
+            deepest: d,
+            completed: c,
+            key,
+        }) => format!(
+            "; the search of {} got {d} of {c} completed operations into a linearization",
+            key.as_ref()
+                .map_or("the history".to_string(), |k| format!("key {k}"))
+        ),
+        None => String::new(),
+    };
+    let decided = tally.decided;
+    format!("{what}; {decided} of {keys} keys decided, none invalid{progress}")
 }
 
 /// Checks a history against one of the models faultline knows by name

@@ -416,44 +416,8 @@ fn build(dir: &Path, state: &mut ClusterState) -> Result<(), ClusterError> {
 
     let mut known_hosts = String::new();
     for n in &state.nodes {
-        let ndir = dir.join("node").join(&n.name);
-        for sub in ["root", "tmp", "opt"] {
-            std::fs::create_dir_all(ndir.join(sub)).map_err(io_err("creating", &ndir))?;
-        }
-        set_mode(&ndir.join("root"), 0o700)?;
-        set_mode(&ndir.join("tmp"), 0o1777)?;
-        let hk = ndir.join("ssh_host_ed25519_key");
-        keygen(&hk, &n.name)?;
-        let hpub = std::fs::read_to_string(ndir.join("ssh_host_ed25519_key.pub"))
-            .map_err(io_err("reading", &hk))?;
-        let mut parts = hpub.split_whitespace();
-        if let (Some(kind), Some(b64)) = (parts.next(), parts.next()) {
-            known_hosts.push_str(&format!("{} {kind} {b64}\n", n.addr));
-        }
-        write(&ndir.join("hosts"), &hosts)?;
-        write(&ndir.join("hostname"), &format!("{}\n", n.name))?;
-        write(&ndir.join("authorized_keys"), &pubkey)?;
-        write(&ndir.join("sshd_config"), &sshd_config(n))?;
-
-        let peer = format!("{}-p{}", state.prefix, &n.name[1..]);
-        ip(&["netns", "add", &n.netns])?;
-        ip(&[
-            "link", "add", &n.veth, "type", "veth", "peer", "name", &peer,
-        ])?;
-        ip(&["link", "set", &n.veth, "master", &br, "up"])?;
-        ip(&["link", "set", &peer, "netns", &n.netns])?;
-        ip(&["-n", &n.netns, "link", "set", &peer, "name", "eth0"])?;
-        ip(&[
-            "-n",
-            &n.netns,
-            "addr",
-            "add",
-            &format!("{}/24", n.addr),
-            "dev",
-            "eth0",
-        ])?;
-        ip(&["-n", &n.netns, "link", "set", "eth0", "up"])?;
-        ip(&["-n", &n.netns, "link", "set", "lo", "up"])?;
+        known_hosts.push_str(&node_files(dir, n, &hosts, &pubkey)?);
+        node_network(state, n)?;
     }
     write(&dir.join("known_hosts"), &known_hosts)?;
 
@@ -463,8 +427,79 @@ fn build(dir: &Path, state: &mut ClusterState) -> Result<(), ClusterError> {
         state.nodes[i].start_time = Some(start_time);
         state.save(dir)?;
     }
+    await_sshds(dir, state)?;
 
-    // Wait for every sshd, bounded; a node that died says why in its log.
+    let nodes: String = state
+        .nodes
+        .iter()
+        .map(|n| format!("{}\n", n.addr))
+        .collect();
+    write(&dir.join("nodes"), &nodes)?;
+    let names: String = state
+        .nodes
+        .iter()
+        .map(|n| format!("{} {}\n", n.addr, n.name))
+        .collect();
+    write(&dir.join("hosts"), &names)?;
+    Ok(())
+}
+
+/// A node's folder: root, tmp and opt, its host key, hosts, hostname, the controller's
+/// key and its sshd_config. Returns its `known_hosts` line.
+fn node_files(
+    dir: &Path,
+    n: &NodeState,
+    hosts: &str,
+    pubkey: &str,
+) -> Result<String, ClusterError> {
+    let ndir = dir.join("node").join(&n.name);
+    for sub in ["root", "tmp", "opt"] {
+        std::fs::create_dir_all(ndir.join(sub)).map_err(io_err("creating", &ndir))?;
+    }
+    set_mode(&ndir.join("root"), 0o700)?;
+    set_mode(&ndir.join("tmp"), 0o1777)?;
+    let hk = ndir.join("ssh_host_ed25519_key");
+    keygen(&hk, &n.name)?;
+    let hpub = std::fs::read_to_string(ndir.join("ssh_host_ed25519_key.pub"))
+        .map_err(io_err("reading", &hk))?;
+    let mut parts = hpub.split_whitespace();
+    let known = match (parts.next(), parts.next()) {
+        (Some(kind), Some(b64)) => format!("{} {kind} {b64}\n", n.addr),
+        _ => String::new(),
+    };
+    write(&ndir.join("hosts"), hosts)?;
+    write(&ndir.join("hostname"), &format!("{}\n", n.name))?;
+    write(&ndir.join("authorized_keys"), pubkey)?;
+    write(&ndir.join("sshd_config"), &sshd_config(n))?;
+    Ok(known)
+}
+
+/// The node's namespace, and its veth: one end on the bridge, the other its eth0.
+fn node_network(state: &ClusterState, n: &NodeState) -> Result<(), ClusterError> {
+    let peer = format!("{}-p{}", state.prefix, &n.name[1..]);
+    ip(&["netns", "add", &n.netns])?;
+    ip(&[
+        "link", "add", &n.veth, "type", "veth", "peer", "name", &peer,
+    ])?;
+    ip(&["link", "set", &n.veth, "master", &state.bridge, "up"])?;
+    ip(&["link", "set", &peer, "netns", &n.netns])?;
+    ip(&["-n", &n.netns, "link", "set", &peer, "name", "eth0"])?;
+    ip(&[
+        "-n",
+        &n.netns,
+        "addr",
+        "add",
+        &format!("{}/24", n.addr),
+        "dev",
+        "eth0",
+    ])?;
+    ip(&["-n", &n.netns, "link", "set", "eth0", "up"])?;
+    ip(&["-n", &n.netns, "link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// Waits for every sshd, bounded; a node that died says why in its log.
+fn await_sshds(dir: &Path, state: &ClusterState) -> Result<(), ClusterError> {
     let deadline = Instant::now() + SSHD_READY_TIMEOUT;
     for n in &state.nodes {
         loop {
@@ -495,19 +530,6 @@ fn build(dir: &Path, state: &mut ClusterState) -> Result<(), ClusterError> {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    let nodes: String = state
-        .nodes
-        .iter()
-        .map(|n| format!("{}\n", n.addr))
-        .collect();
-    write(&dir.join("nodes"), &nodes)?;
-    let names: String = state
-        .nodes
-        .iter()
-        .map(|n| format!("{} {}\n", n.addr, n.name))
-        .collect();
-    write(&dir.join("hosts"), &names)?;
     Ok(())
 }
 

@@ -13,3 +13,4 @@ pub mod logscan;
 pub mod nemesis;
 pub mod runner;
 pub mod suite;
+pub mod test_run;

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use faultline_nemesis::fault::{NemesisContext, NodeInfo};
-use faultline_nemesis::plan::{DbOp, ExecOutput, Executor};
+use faultline_nemesis::plan::{DbOp, ExecError, ExecOutput, Executor};
 
 use crate::db::{Db, DbContext};
-use faultline_control::{Cmd, Control, ExitStatus};
+use faultline_control::{Cmd, Control, ControlError, ExitStatus};
 
 /// Longest a single nemesis command may take on a node (iptables waits for
 /// the xtables lock with -w; tc and sh scripts are quick).
@@ -33,13 +33,17 @@ impl<'a> ControlExecutor<'a> {
 }
 
 impl Executor for ControlExecutor<'_> {
-    fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, String> {
-        let (prog, rest) = argv.split_first().ok_or("empty command")?;
-        let remote = self.control.on(node).map_err(|e| e.to_string())?;
+    fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput, ExecError> {
+        let (prog, rest) = argv
+            .split_first()
+            .ok_or_else(|| ExecError::Invalid("empty command".into()))?;
+        let remote = self.control.on(node).map_err(unknown_node)?;
         let cmd = Cmd::new(prog.clone())
             .args(rest.iter().cloned())
             .timeout(STEP_TIMEOUT);
-        let out = remote.exec(&cmd).map_err(|e| e.to_string())?;
+        let out = remote
+            .exec(&cmd)
+            .map_err(|e| ExecError::Unreachable(e.to_string()))?;
         tracing::debug!(node, cmd = %cmd, status = %out.status, "nemesis step");
         Ok(ExecOutput {
             success: out.status == ExitStatus::Code(0),
@@ -48,9 +52,11 @@ impl Executor for ControlExecutor<'_> {
         })
     }
 
-    fn db(&self, node: &str, op: DbOp) -> Result<(), String> {
-        let db = self.db.ok_or_else(|| format!("db {op}: no DB given"))?;
-        let remote = self.control.on(node).map_err(|e| e.to_string())?;
+    fn db(&self, node: &str, op: DbOp) -> Result<(), ExecError> {
+        let db = self
+            .db
+            .ok_or_else(|| ExecError::Invalid(format!("db {op}: no DB given")))?;
+        let remote = self.control.on(node).map_err(unknown_node)?;
         let ctx = self.db_ctx();
         let r = match op {
             DbOp::Kill => db.kill(&ctx, remote.as_ref()),
@@ -58,7 +64,18 @@ impl Executor for ControlExecutor<'_> {
             DbOp::Pause => db.pause(&ctx, remote.as_ref()),
             DbOp::Resume => db.resume(&ctx, remote.as_ref()),
         };
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| ExecError::Db(e.to_string()))
+    }
+}
+
+/// A node the control plane does not know is the plan's caller's mistake; any other
+/// failure to reach it is the node's.
+fn unknown_node(e: ControlError) -> ExecError {
+    match e {
+        ControlError::UnknownNode(_) | ControlError::InvalidArgument(_) => {
+            ExecError::Invalid(e.to_string())
+        }
+        e => ExecError::Unreachable(e.to_string()),
     }
 }
 

@@ -4,6 +4,8 @@
 
 use super::data::{fault_color, Prepared};
 use faultline_checkers::history::Outcome;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -171,35 +173,39 @@ fn thin(
     kept
 }
 
-pub fn latency_raw(p: &Prepared) -> Result<String, String> {
+/// A chart over the plots' shared x axis, its y axis of type `Y`.
+type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
+
+/// What every plot has: a white canvas, the caption, the axes with their labels, the
+/// fault periods shaded, and the legend in the upper right. `series` draws the data
+/// between the periods and the legend.
+fn plot<Y>(
+    p: &Prepared,
+    caption: &str,
+    y: Y,
+    y_desc: &str,
+    series: impl FnOnce(&mut Chart<'_, '_, Y::CoordDescType>) -> Result<(), String>,
+) -> Result<String, String>
+where
+    Y: AsRangedCoord,
+    Y::CoordDescType: ValueFormatter<Y::Value>,
+{
     let xr = x_range(p);
-    let points = latency_points(p);
-    let total = points.len();
-    let yr = y_log_range(points.iter().map(|q| q.2));
-    let points = thin(points, xr, yr);
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let caption = if points.len() < total {
-            format!(
-                "Latency, every operation ({} of {total} shown)",
-                points.len()
-            )
-        } else {
-            format!("Latency, every operation ({total})")
-        };
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())
+            .build_cartesian_2d(xr.0..xr.1, y)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc(p.axis.label())
-            .y_desc(p.axis.latency_label())
+            .y_desc(y_desc)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
@@ -214,6 +220,35 @@ pub fn latency_raw(p: &Prepared) -> Result<String, String> {
             },
             p,
         )?;
+        series(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(buf)
+}
+
+pub fn latency_raw(p: &Prepared) -> Result<String, String> {
+    let xr = x_range(p);
+    let points = latency_points(p);
+    let total = points.len();
+    let yr = y_log_range(points.iter().map(|q| q.2));
+    let points = thin(points, xr, yr);
+    let caption = if points.len() < total {
+        format!(
+            "Latency, every operation ({} of {total} shown)",
+            points.len()
+        )
+    } else {
+        format!("Latency, every operation ({total})")
+    };
+    let y = (yr.0..yr.1).log_scale();
+    plot(p, &caption, y, p.axis.latency_label(), |chart| {
         for o in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_color(o);
             chart
@@ -227,16 +262,8 @@ pub fn latency_raw(p: &Prepared) -> Result<String, String> {
                 .label(outcome_name(o))
                 .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(buf)
+        Ok(())
+    })
 }
 
 fn bucket_of(x: f64, xr: (f64, f64)) -> usize {
@@ -275,35 +302,9 @@ pub fn latency_quantiles(p: &Prepared) -> Result<String, String> {
         }
     }
     let yr = y_log_range(lines.iter().flatten().map(|q| q.1));
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Latency quantiles of ok operations", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xr.0..xr.1, (yr.0..yr.1).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(p.axis.label())
-            .y_desc(p.axis.latency_label())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        let (px, py) = chart.plotting_area().get_pixel_range();
-        draw_periods(
-            &root,
-            &XMap {
-                x0: xr.0,
-                x1: xr.1,
-                px,
-                py,
-            },
-            p,
-        )?;
+    let caption = "Latency quantiles of ok operations";
+    let y = (yr.0..yr.1).log_scale();
+    plot(p, caption, y, p.axis.latency_label(), |chart| {
         for (i, (_, name, c)) in qs.iter().enumerate() {
             let c = *c;
             chart
@@ -314,16 +315,8 @@ pub fn latency_quantiles(p: &Prepared) -> Result<String, String> {
                     PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(buf)
+        Ok(())
+    })
 }
 
 pub fn throughput(p: &Prepared) -> Result<String, String> {
@@ -363,35 +356,8 @@ pub fn throughput(p: &Prepared) -> Result<String, String> {
         RGBColor(150, 100, 40),
         RGBColor(100, 100, 100),
     ];
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput by operation and outcome", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xr.0..xr.1, 0.0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(p.axis.label())
-            .y_desc(unit)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        let (px, py) = chart.plotting_area().get_pixel_range();
-        draw_periods(
-            &root,
-            &XMap {
-                x0: xr.0,
-                x1: xr.1,
-                px,
-                py,
-            },
-            p,
-        )?;
+    let caption = "Throughput by operation and outcome";
+    plot(p, caption, 0.0..y1, unit, |chart| {
         for (i, ((f, o), counts)) in series.iter().enumerate() {
             let c = palette[i % palette.len()];
             // Failures and indeterminate completions dashed-looking: thinner lines.
@@ -410,16 +376,8 @@ pub fn throughput(p: &Prepared) -> Result<String, String> {
                     PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(w))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(buf)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

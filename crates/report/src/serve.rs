@@ -7,6 +7,7 @@
 //! path is canonicalised (symlinks resolved) and must still lie inside the store, so a
 //! link pointing out of it is refused too.
 
+use crate::data::esc;
 use crate::{verdict_color, verdict_text};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -159,21 +160,6 @@ fn enc_path(rel: &str) -> String {
         .map(|s| utf8_percent_encode(s, COMPONENT).to_string())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 struct Run {
@@ -353,43 +339,7 @@ async fn run_page(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>
         Ok(_) => return Refused::NotFound.into_response(),
         Err(r) => return r.into_response(),
     };
-    let rel_enc = enc_path(&rel);
-    let r = tokio::task::spawn_blocking(move || {
-        let valid = read_valid(&dir);
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .filter(|n| !n.starts_with('.'))
-                    .take(MAX_ENTRIES)
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        let results = std::fs::read_to_string(dir.join("results.json"))
-            .ok()
-            .map(|t| {
-                serde_json::from_str::<Value>(&t)
-                    .ok()
-                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                    .unwrap_or(t)
-            });
-        let elle: Vec<String> = std::fs::read_dir(dir.join("elle"))
-            .map(|rd| {
-                let mut v: Vec<String> = rd
-                    .filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .filter(|n| n.ends_with(".svg"))
-                    .take(MAX_ENTRIES)
-                    .collect();
-                v.sort();
-                v
-            })
-            .unwrap_or_default();
-        (valid, names, results, elle)
-    })
-    .await;
-    let Ok((valid, names, results, elle)) = r else {
+    let Ok(files) = tokio::task::spawn_blocking(move || RunFiles::read(&dir)).await else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             "reading the run failed\n",
@@ -397,29 +347,114 @@ async fn run_page(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>
             .into_response();
     };
     let title = rel.trim_matches('/').to_string();
+    page(&title, &run_body(&title, &enc_path(&rel), &files)).into_response()
+}
+
+/// What a run page shows of the run's folder, read in a blocking task.
+struct RunFiles {
+    valid: Option<Validity>,
+    /// The folder's files and folders, sorted, hidden ones left out.
+    names: Vec<String>,
+    /// `results.json`, pretty-printed when it parses.
+    results: Option<String>,
+    /// The SVGs in `elle/`, sorted.
+    elle: Vec<String>,
+}
+
+impl RunFiles {
+    fn read(dir: &Path) -> RunFiles {
+        RunFiles {
+            valid: read_valid(dir),
+            names: sorted_names(dir, |n| !n.starts_with('.')),
+            results: pretty_results(dir),
+            elle: sorted_names(&dir.join("elle"), |n| n.ends_with(".svg")),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|m| m == name)
+    }
+}
+
+/// The run's `results.json`, pretty-printed when it parses, as it is otherwise.
+fn pretty_results(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("results.json"))
+        .ok()
+        .map(|t| {
+            serde_json::from_str::<Value>(&t)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(t)
+        })
+}
+
+/// The names in a folder that `keep` accepts (the first `MAX_ENTRIES`), sorted; none
+/// when it cannot be read.
+fn sorted_names(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| keep(n))
+                .take(MAX_ENTRIES)
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The body of a run page: the title with the verdict, links, pictures, results and
+/// files.
+fn run_body(title: &str, rel_enc: &str, files: &RunFiles) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
         "<p><a href=\"/\">all runs</a></p><h1>{} <span class=\"verdict\" id=\"verdict\" style=\"background:{}\">{}</span></h1>",
-        esc(&title),
-        verdict_color(valid),
-        verdict_text(valid)
+        esc(title),
+        verdict_color(files.valid),
+        verdict_text(files.valid)
     );
+    run_links(&mut b, rel_enc, files);
+    run_pictures(&mut b, rel_enc, files);
+    if let Some(t) = &files.results {
+        let clipped: String = t.chars().take(RESULTS_CHARS).collect();
+        let _ = write!(
+            b,
+            "<h2>results.json</h2><pre class=\"results\">{}</pre>",
+            esc(&clipped)
+        );
+    }
+    b.push_str("<h2>Files</h2><ul>");
+    for n in &files.names {
+        let _ = write!(
+            b,
+            "<li><a href=\"/files/{rel_enc}/{}\">{}</a></li>",
+            enc_path(n),
+            esc(n)
+        );
+    }
+    b.push_str("</ul>");
+    b
+}
+
+/// Links to the run's report pages, its violation pages, its archive and its files.
+fn run_links(b: &mut String, rel_enc: &str, files: &RunFiles) {
     b.push_str("<ul>");
-    let has = |n: &str| names.iter().any(|m| m == n);
-    if has("index.html") {
+    if files.has("index.html") {
         let _ = write!(
             b,
             "<li><a href=\"/files/{rel_enc}/index.html\">report summary</a></li>"
         );
     }
-    if has("timeline.html") {
+    if files.has("timeline.html") {
         let _ = write!(
             b,
             "<li><a href=\"/files/{rel_enc}/timeline.html\">timeline</a></li>"
         );
     }
-    for n in names
+    for n in files
+        .names
         .iter()
         .filter(|n| n.starts_with("linearizability") && n.ends_with(".html"))
     {
@@ -434,17 +469,21 @@ async fn run_page(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>
         b,
         "<li><a href=\"/archive/{rel_enc}.tar.gz\">download this run (.tar.gz)</a></li><li><a href=\"/files/{rel_enc}/\">all files</a></li></ul>"
     );
+}
+
+/// The run's plots, then Elle's cycle graphs.
+fn run_pictures(b: &mut String, rel_enc: &str, files: &RunFiles) {
     for svg in ["latency-raw.svg", "latency-quantiles.svg", "throughput.svg"] {
-        if has(svg) {
+        if files.has(svg) {
             let _ = write!(
                 b,
                 "<div><a href=\"/files/{rel_enc}/{svg}\"><img class=\"plot\" src=\"/files/{rel_enc}/{svg}\" alt=\"{svg}\"></a></div>"
             );
         }
     }
-    if !elle.is_empty() {
+    if !files.elle.is_empty() {
         b.push_str("<h2>Elle cycles</h2>");
-        for f in &elle {
+        for f in &files.elle {
             let _ = write!(
                 b,
                 "<a href=\"/files/{rel_enc}/elle/{0}\"><img src=\"/files/{rel_enc}/elle/{0}\" alt=\"{1}\" style=\"max-width:420px\"></a> ",
@@ -453,25 +492,6 @@ async fn run_page(State(st): State<Arc<AppState>>, UrlPath(rel): UrlPath<String>
             );
         }
     }
-    if let Some(t) = results {
-        let clipped: String = t.chars().take(RESULTS_CHARS).collect();
-        let _ = write!(
-            b,
-            "<h2>results.json</h2><pre class=\"results\">{}</pre>",
-            esc(&clipped)
-        );
-    }
-    b.push_str("<h2>Files</h2><ul>");
-    for n in &names {
-        let _ = write!(
-            b,
-            "<li><a href=\"/files/{rel_enc}/{}\">{}</a></li>",
-            enc_path(n),
-            esc(n)
-        );
-    }
-    b.push_str("</ul>");
-    page(&title, &b).into_response()
 }
 
 async fn files_root(State(st): State<Arc<AppState>>) -> Response {

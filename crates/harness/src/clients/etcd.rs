@@ -19,7 +19,7 @@ use base64::Engine;
 use faultline_workloads::workload::WorkloadKind;
 use serde_json::{json, Value};
 
-use crate::runner::{Client, ClientFactory, Completion, Invocation};
+use crate::runner::{Client, ClientFactory, Completion, Invocation, OpenError};
 
 /// How long a connection attempt may take: a node that does not accept within this is
 /// treated as down (the request was never sent, so the op fails cleanly).
@@ -302,11 +302,11 @@ impl EtcdClients {
 }
 
 impl ClientFactory for EtcdClients {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError> {
         let base = self
             .endpoints
             .get(node)
-            .ok_or_else(|| format!("no endpoint for node {node}"))?
+            .ok_or_else(|| OpenError::Misconfigured(format!("no endpoint for node {node}")))?
             .clone();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             // Error answers carry etcd's reason in the body: read them ourselves.

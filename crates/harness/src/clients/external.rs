@@ -25,7 +25,7 @@ use faultline_checkers::history::OpType;
 use faultline_workloads::workload::WorkloadKind;
 use serde_json::{json, Map, Value};
 
-use crate::runner::{Client, ClientFactory, Completion, Invocation};
+use crate::runner::{Client, ClientFactory, Completion, Invocation, OpenError};
 
 /// The protocol version in `open` and FAULTLINE_PROTOCOL.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -137,14 +137,14 @@ impl ExternalClients {
         }
     }
 
-    fn start(&self, node: &str, process: Option<u64>) -> Result<ExternalClient, String> {
+    fn start(&self, node: &str, process: Option<u64>) -> Result<ExternalClient, OpenError> {
         let host = self
             .ctx
             .nodes
             .iter()
             .find(|(n, _)| n == node)
             .map(|(_, h)| h.clone())
-            .ok_or_else(|| format!("no host for node {node}"))?;
+            .ok_or_else(|| OpenError::Misconfigured(format!("no host for node {node}")))?;
         let names: Vec<&str> = self.ctx.nodes.iter().map(|(n, _)| n.as_str()).collect();
         let hosts: Vec<&str> = self.ctx.nodes.iter().map(|(_, h)| h.as_str()).collect();
         let label = match process {
@@ -172,7 +172,7 @@ impl ExternalClients {
         cmd.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {label}: {e}"))?;
+            .map_err(|e| OpenError::Misconfigured(format!("cannot start {label}: {e}")))?;
         let stdin = child.stdin.take();
         if let Some(s) = &stdin {
             set_nonblocking(s);
@@ -192,7 +192,7 @@ impl ExternalClients {
             stderr_reader: None,
         };
         if let Some(out) = out {
-            spawn_reader(out, tx, &client.label)?;
+            spawn_reader(out, tx, &client.label).map_err(OpenError::Unavailable)?;
         }
         if let Some(err) = err {
             let prefix = match process {
@@ -200,13 +200,10 @@ impl ExternalClients {
                 None => format!("[{node}] "),
             };
             let last = client.last_stderr.clone();
-            client.stderr_reader = Some(spawn_stderr(
-                err,
-                prefix,
-                self.log.clone(),
-                last,
-                &client.label,
-            )?);
+            client.stderr_reader = Some(
+                spawn_stderr(err, prefix, self.log.clone(), last, &client.label)
+                    .map_err(OpenError::Unavailable)?,
+            );
         }
         let deadline = Instant::now() + self.ctx.open_timeout;
         let open = json!({
@@ -226,29 +223,29 @@ impl ExternalClients {
         match answer {
             Ok(m) => match m.get("type").and_then(Value::as_str) {
                 Some("ok") => Ok(client),
-                Some("error") => Err(format!(
+                Some("error") => Err(OpenError::Unavailable(format!(
                     "{} could not open: {}",
                     client.label,
                     error_text(m.get("error")).unwrap_or_else(|| "no reason given".into())
-                )),
-                _ => Err(format!(
+                ))),
+                _ => Err(OpenError::Protocol(format!(
                     "protocol error from {}: expected {{\"type\":\"ok\"}} or {{\"type\":\"error\"}} in answer to open, got {}",
                     client.label,
                     quote(&Value::Object(m).to_string())
-                )),
+                ))),
             },
-            Err(failure) => Err(client.describe(failure, "open")),
+            Err(failure) => Err(OpenError::Unavailable(client.describe(failure, "open"))),
         }
         // On an error `client` drops here: killed and reaped.
     }
 }
 
 impl ClientFactory for ExternalClients {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(self.start(node, None)?))
     }
 
-    fn open_process(&self, node: &str, process: u64) -> Result<Box<dyn Client>, String> {
+    fn open_process(&self, node: &str, process: u64) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(self.start(node, Some(process))?))
     }
 }

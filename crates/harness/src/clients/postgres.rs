@@ -29,7 +29,7 @@ use postgres::{Config, NoTls, Statement};
 use serde_json::{json, Value};
 
 use crate::db::postgres::{server_node, Postgres, DATABASE, USER};
-use crate::runner::{Client, ClientFactory, Completion, Invocation};
+use crate::runner::{Client, ClientFactory, Completion, Invocation, OpenError};
 use faultline_control::Node;
 
 /// The table the append workload uses; [`PostgresClients::prepare`] recreates it.
@@ -180,7 +180,7 @@ impl PostgresClients {
 impl ClientFactory for PostgresClients {
     /// Connects lazily, on the first operation: a refused connection is then that
     /// operation's `fail`, and a lost one is reopened by the next.
-    fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, _node: &str) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(PostgresClient {
             clients: self.clone(),
             conn: None,

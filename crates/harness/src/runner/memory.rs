@@ -2,7 +2,7 @@
 //! measuring the runner's own overhead. Every operation takes effect under one mutex,
 //! between its invocation and its completion.
 
-use super::{Client, ClientFactory, Completion, Invocation};
+use super::{Client, ClientFactory, Completion, Invocation, OpenError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ impl MemoryStore {
 }
 
 impl ClientFactory for MemoryStore {
-    fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
+    fn open(&self, _node: &str) -> Result<Box<dyn Client>, OpenError> {
         Ok(Box::new(MemoryClient {
             state: self.state.clone(),
         }))

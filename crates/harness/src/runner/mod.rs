@@ -79,14 +79,37 @@ pub trait Client: Send {
 /// Opens clients (Jepsen's `open!`); called on the worker thread, again for each new
 /// process after an `info`.
 pub trait ClientFactory: Send + Sync {
-    fn open(&self, node: &str) -> Result<Box<dyn Client>, String>;
+    fn open(&self, node: &str) -> Result<Box<dyn Client>, OpenError>;
 
     /// Opens a client for history process `process`: the runner calls this. Clients
     /// that tell the process to someone else (an external client process is told its
     /// process id) override it; the others need only [`ClientFactory::open`].
-    fn open_process(&self, node: &str, process: u64) -> Result<Box<dyn Client>, String> {
+    fn open_process(&self, node: &str, process: u64) -> Result<Box<dyn Client>, OpenError> {
         let _ = process;
         self.open(node)
+    }
+}
+
+/// Why a client could not be opened. The operation it was for fails (`no-client`)
+/// and the run goes on; [`OpenError::is_usage`] tells a caller that wants to stop
+/// whether the user's configuration is to blame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The client is configured for a node it has no address for, or its program
+    /// cannot start: the user's to fix.
+    #[error("{0}")]
+    Misconfigured(String),
+    /// The node or its database refused or did not answer: expected under faults.
+    #[error("{0}")]
+    Unavailable(String),
+    /// An external client program broke the protocol (a bug in the client).
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl OpenError {
+    pub fn is_usage(&self) -> bool {
+        matches!(self, OpenError::Misconfigured(_))
     }
 }
 
@@ -494,79 +517,201 @@ pub fn run(
             "concurrency and the node list must not be empty".into(),
         ));
     }
-    let n = cfg.concurrency;
-    let mut out = HistoryWriter::create(history, cfg.flush_interval)?;
-    let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let node_name = |t: usize| cfg.nodes[t % cfg.nodes.len()].as_str();
-    let node_arcs: Vec<Arc<str>> = cfg.nodes.iter().map(|n| Arc::from(n.as_str())).collect();
-    let pool = Arc::new(Pool {
-        state: Mutex::new(PoolState {
-            jobs: VecDeque::with_capacity(n),
-            sleeping: 0,
-            tokens: 0,
-            threads: n,
-            target: n,
-            closed: false,
-        }),
-        wake: Condvar::new(),
-    });
-    // Whatever way this function returns, idle workers must not wait forever.
-    let _closer = CloseOnDrop(pool.clone());
-    let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n);
-    for t in 0..n {
-        match spawn_worker(t, pool.clone(), factory.clone(), done_tx.clone()) {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                pool.lock().threads -= n - t;
-                return Err(e);
+    let mut run = Dispatcher::start(gen, factory, cfg, history)?;
+    loop {
+        run.drain_events()?;
+        if cfg.stop.load(Ordering::Relaxed) && !run.summary.interrupted {
+            tracing::info!("stopping: waiting for operations in flight");
+            run.summary.interrupted = true;
+            run.sched.stop();
+        }
+        // Completions first, so the generator never sees false concurrency.
+        while let Ok(d) = run.done_rx.try_recv() {
+            run.on_done(d)?;
+        }
+        let now = Instant::now();
+        run.expire_timeouts(now)?;
+        run.out.maybe_flush(now)?;
+        let wait = match run.sched.next(run.ns(now)) {
+            Next::Dispatch(op) => {
+                run.dispatch(op, now)?;
+                continue;
             }
+            Next::Log(m) => {
+                tracing::info!("{m}");
+                continue;
+            }
+            Next::WaitUntil(t) => {
+                Duration::from_nanos(t.saturating_sub(run.ns(now))).min(Duration::from_millis(10))
+            }
+            Next::Pending => MAX_PENDING_WAIT,
+            Next::Done => break,
+        };
+        match run.done_rx.recv_timeout(wait) {
+            Ok(d) => run.on_done(d)?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    // Per logical thread: the generation of its current operation (bumped when one is
-    // abandoned, so a late answer is ignored) and its client while no op runs.
-    let mut generations = vec![0u64; n];
-    let mut clients: Vec<Option<OwnedClient>> = (0..n).map(|_| None).collect();
-    // Operations abandoned in a hung client call whose answer has not come back.
-    let mut stuck = 0usize;
-    // What each thread is running: the op and its deadline.
-    let mut running: Vec<Option<(GenOp, Instant)>> = vec![None; n];
-    let mut sched = Scheduler::new(gen, n, false, cfg.seed);
-    let start = Instant::now();
-    let ns = |at: Instant| at.duration_since(start).as_nanos() as u64;
-    let mut summary = RunSummary {
-        events: 0,
-        ok: 0,
-        fail: 0,
-        info: 0,
-        timeouts: 0,
-        elapsed_secs: 0.0,
-        interrupted: false,
-    };
-    let mut next_timeout_scan = start;
+    cfg.generator_done.store(true, Ordering::SeqCst);
+    run.await_event_sources()?;
+    run.finish()
+}
 
-    let complete = |sched: &mut Scheduler,
-                    out: &mut HistoryWriter,
-                    running: &mut Vec<Option<(GenOp, Instant)>>,
-                    summary: &mut RunSummary,
-                    thread: usize,
-                    c: Completion,
-                    now: u64|
-     -> Result<(), RunError> {
-        let Some((op, _)) = running[thread].take() else {
+/// The control thread's state during a run: the scheduler, the history, the worker
+/// pool, and what each logical thread is doing.
+struct Dispatcher<'a> {
+    cfg: &'a RunConfig,
+    factory: Arc<dyn ClientFactory>,
+    out: HistoryWriter,
+    sched: Scheduler,
+    pool: Arc<Pool>,
+    /// Whatever way the run returns, idle workers must not wait forever.
+    _closer: CloseOnDrop,
+    handles: Vec<JoinHandle<()>>,
+    done_tx: Sender<Done>,
+    done_rx: mpsc::Receiver<Done>,
+    node_arcs: Vec<Arc<str>>,
+    /// Per logical thread: the generation of its current operation (bumped when one is
+    /// abandoned, so a late answer is ignored) and its client while no op runs.
+    generations: Vec<u64>,
+    clients: Vec<Option<OwnedClient>>,
+    /// What each thread is running: the op and its deadline.
+    running: Vec<Option<(GenOp, Instant)>>,
+    /// Operations abandoned in a hung client call whose answer has not come back.
+    stuck: usize,
+    summary: RunSummary,
+    start: Instant,
+    next_timeout_scan: Instant,
+}
+
+impl<'a> Dispatcher<'a> {
+    fn start(
+        gen: Gen,
+        factory: Arc<dyn ClientFactory>,
+        cfg: &'a RunConfig,
+        history: &Path,
+    ) -> Result<Self, RunError> {
+        let n = cfg.concurrency;
+        let out = HistoryWriter::create(history, cfg.flush_interval)?;
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let pool = Arc::new(Pool {
+            state: Mutex::new(PoolState {
+                jobs: VecDeque::with_capacity(n),
+                sleeping: 0,
+                tokens: 0,
+                threads: n,
+                target: n,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let closer = CloseOnDrop(pool.clone());
+        let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n);
+        for t in 0..n {
+            match spawn_worker(t, pool.clone(), factory.clone(), done_tx.clone()) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    pool.lock().threads -= n - t;
+                    return Err(e);
+                }
+            }
+        }
+        let start = Instant::now();
+        Ok(Dispatcher {
+            cfg,
+            factory,
+            out,
+            sched: Scheduler::new(gen, n, false, cfg.seed),
+            pool,
+            _closer: closer,
+            handles,
+            done_tx,
+            done_rx,
+            node_arcs: cfg.nodes.iter().map(|n| Arc::from(n.as_str())).collect(),
+            generations: vec![0; n],
+            clients: (0..n).map(|_| None).collect(),
+            running: vec![None; n],
+            stuck: 0,
+            summary: RunSummary::default(),
+            start,
+            next_timeout_scan: start,
+        })
+    }
+
+    /// Nanoseconds since the run started: the history's `time`.
+    fn ns(&self, at: Instant) -> u64 {
+        at.duration_since(self.start).as_nanos() as u64
+    }
+
+    /// The node a logical thread's client talks to (threads go round the nodes).
+    fn node_name(&self, thread: usize) -> &'a str {
+        let nodes = &self.cfg.nodes;
+        &nodes[thread % nodes.len()]
+    }
+
+    /// Writes the invocation and hands the operation to a worker.
+    fn dispatch(&mut self, op: GenOp, now: Instant) -> Result<(), RunError> {
+        let t = op.thread;
+        let line = OpRef {
+            index: 0,
+            kind: OpType::Invoke,
+            process: ProcessRef::Client(op.process),
+            f: &op.spec.f,
+            value: &op.spec.value,
+            key: op.spec.key.as_ref(),
+            time: Some(self.ns(now) as i64),
+            node: Some(self.node_name(t)),
+            error: None,
+        };
+        self.out.write(&line)?;
+        self.summary.events += 1;
+        self.running[t] = Some((op.clone(), now + self.cfg.op_timeout + TIMEOUT_GRACE));
+        self.pool.push(Job {
+            thread: t,
+            generation: self.generations[t],
+            op,
+            timeout: self.cfg.op_timeout,
+            node: self.node_arcs[t % self.node_arcs.len()].clone(),
+            client: self.clients[t].take(),
+        });
+        Ok(())
+    }
+
+    /// A worker's answer: recorded, unless its operation was abandoned (timed out)
+    /// and is in the history as info already.
+    fn on_done(&mut self, d: Done) -> Result<(), RunError> {
+        if self.generations[d.thread] != d.generation {
+            self.stuck = self.stuck.saturating_sub(1);
+            if let Some((_, mut c)) = d.client {
+                c.close();
+            }
+            return Ok(());
+        }
+        self.clients[d.thread] = d.client;
+        let now = self.ns(Instant::now());
+        self.complete(d.thread, d.completion, now)
+    }
+
+    /// Writes a thread's completion and tells the scheduler.
+    fn complete(&mut self, thread: usize, c: Completion, now: u64) -> Result<(), RunError> {
+        let Some((op, _)) = self.running[thread].take() else {
             return Ok(());
         };
+        let cfg = self.cfg;
+        let progress = &cfg.progress;
         let counter = match c.kind {
             OpType::Ok => {
-                summary.ok += 1;
-                &cfg.progress.ok
+                self.summary.ok += 1;
+                &progress.ok
             }
             OpType::Fail => {
-                summary.fail += 1;
-                &cfg.progress.fail
+                self.summary.fail += 1;
+                &progress.fail
             }
             _ => {
-                summary.info += 1;
-                &cfg.progress.info
+                self.summary.info += 1;
+                &progress.info
             }
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -577,7 +722,7 @@ pub fn run(
         } else {
             c.kind
         };
-        out.write(&OpRef {
+        let line = OpRef {
             index: 0,
             kind,
             process: ProcessRef::Client(op.process),
@@ -585,218 +730,133 @@ pub fn run(
             value: &c.value,
             key: op.spec.key.as_ref(),
             time: Some(now as i64),
-            node: Some(node_name(thread)),
+            node: Some(self.node_name(thread)),
             error: c.error.as_deref().map(ErrorRef::Text),
-        })?;
-        summary.events += 1;
-        sched.complete(thread, kind, &op.spec.f, &c.value, now);
+        };
+        self.out.write(&line)?;
+        self.summary.events += 1;
+        self.sched.complete(thread, kind, &op.spec.f, &c.value, now);
         Ok(())
-    };
+    }
 
-    let drain_events = |out: &mut HistoryWriter, summary: &mut RunSummary, now: u64| {
+    /// Operations past their deadline become info; their workers, stuck in the client,
+    /// are left behind and replaced so as many operations can still run at once.
+    fn expire_timeouts(&mut self, now: Instant) -> Result<(), RunError> {
+        if now < self.next_timeout_scan {
+            return Ok(());
+        }
+        self.next_timeout_scan = now + Duration::from_millis(10);
+        for t in 0..self.running.len() {
+            let value = match &self.running[t] {
+                Some((op, deadline)) if *deadline <= now => op.spec.value.clone(),
+                _ => continue,
+            };
+            self.summary.timeouts += 1;
+            self.complete(t, Completion::info(value, "timeout"), self.ns(now))?;
+            // The worker exits when its call returns, as a surplus thread.
+            self.generations[t] += 1;
+            self.stuck += 1;
+            self.pool.lock().threads += 1;
+            let id = self.running.len() + self.stuck;
+            match spawn_worker(
+                id,
+                self.pool.clone(),
+                self.factory.clone(),
+                self.done_tx.clone(),
+            ) {
+                Ok(h) => self.handles.push(h),
+                Err(e) => {
+                    self.pool.lock().threads -= 1;
+                    return Err(e);
+                }
+            }
+            tracing::warn!(thread = t, "operation timed out; worker replaced");
+        }
+        Ok(())
+    }
+
+    /// Writes an event of a process that is not a client (the nemesis).
+    fn record_event(&mut self, e: NamedEvent) -> Result<(), RunError> {
+        let line = OpRef {
+            index: 0,
+            kind: e.kind,
+            process: ProcessRef::Named(e.process),
+            f: &e.f,
+            value: &e.value,
+            key: None,
+            time: Some(self.ns(Instant::now()) as i64),
+            node: None,
+            error: e.error.as_deref().map(ErrorRef::Text),
+        };
+        self.out.write(&line)?;
+        self.summary.events += 1;
+        Ok(())
+    }
+
+    /// Records the events that have arrived, without waiting.
+    fn drain_events(&mut self) -> Result<(), RunError> {
+        let cfg = self.cfg;
         let Some(rx) = &cfg.events else {
             return Ok(());
         };
-        let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-        while let Ok(e) = rx.try_recv() {
-            out.write(&OpRef {
-                index: 0,
-                kind: e.kind,
-                process: ProcessRef::Named(e.process),
-                f: &e.f,
-                value: &e.value,
-                key: None,
-                time: Some(now as i64),
-                node: None,
-                error: e.error.as_deref().map(ErrorRef::Text),
-            })?;
-            summary.events += 1;
-        }
-        Ok::<(), RunError>(())
-    };
-
-    loop {
-        drain_events(&mut out, &mut summary, ns(Instant::now()))?;
-        if cfg.stop.load(Ordering::Relaxed) && !summary.interrupted {
-            tracing::info!("stopping: waiting for operations in flight");
-            summary.interrupted = true;
-            sched.stop();
-        }
-        // Completions first, so the generator never sees false concurrency.
-        while let Ok(d) = done_rx.try_recv() {
-            if generations[d.thread] != d.generation {
-                // A late answer to an abandoned operation: already recorded as info.
-                stuck = stuck.saturating_sub(1);
-                if let Some((_, mut c)) = d.client {
-                    c.close();
-                }
-            } else {
-                clients[d.thread] = d.client;
-                let now = ns(Instant::now());
-                complete(
-                    &mut sched,
-                    &mut out,
-                    &mut running,
-                    &mut summary,
-                    d.thread,
-                    d.completion,
-                    now,
-                )?;
+        loop {
+            let e = rx.lock().unwrap_or_else(|p| p.into_inner()).try_recv();
+            match e {
+                Ok(e) => self.record_event(e)?,
+                Err(_) => return Ok(()),
             }
-        }
-        let now_i = Instant::now();
-        if now_i >= next_timeout_scan {
-            next_timeout_scan = now_i + Duration::from_millis(10);
-            for t in 0..n {
-                let expired = matches!(&running[t], Some((_, deadline)) if *deadline <= now_i);
-                if expired {
-                    let value = running[t]
-                        .as_ref()
-                        .map(|(o, _)| o.spec.value.clone())
-                        .unwrap_or_default();
-                    summary.timeouts += 1;
-                    complete(
-                        &mut sched,
-                        &mut out,
-                        &mut running,
-                        &mut summary,
-                        t,
-                        Completion::info(value, "timeout"),
-                        ns(now_i),
-                    )?;
-                    // The worker is stuck in the client: leave it behind (it exits when
-                    // its call returns, as a surplus thread) and add a worker so as many
-                    // operations can still run at once.
-                    generations[t] += 1;
-                    stuck += 1;
-                    pool.lock().threads += 1;
-                    match spawn_worker(n + stuck, pool.clone(), factory.clone(), done_tx.clone()) {
-                        Ok(h) => handles.push(h),
-                        Err(e) => {
-                            pool.lock().threads -= 1;
-                            return Err(e);
-                        }
-                    }
-                    tracing::warn!(thread = t, "operation timed out; worker replaced");
-                }
-            }
-        }
-        out.maybe_flush(now_i)?;
-        let now = ns(now_i);
-        let wait = match sched.next(now) {
-            Next::Dispatch(op) => {
-                let t = op.thread;
-                out.write(&OpRef {
-                    index: 0,
-                    kind: OpType::Invoke,
-                    process: ProcessRef::Client(op.process),
-                    f: &op.spec.f,
-                    value: &op.spec.value,
-                    key: op.spec.key.as_ref(),
-                    time: Some(now as i64),
-                    node: Some(node_name(t)),
-                    error: None,
-                })?;
-                summary.events += 1;
-                running[t] = Some((op.clone(), now_i + cfg.op_timeout + TIMEOUT_GRACE));
-                pool.push(Job {
-                    thread: t,
-                    generation: generations[t],
-                    op,
-                    timeout: cfg.op_timeout,
-                    node: node_arcs[t % node_arcs.len()].clone(),
-                    client: clients[t].take(),
-                });
-                continue;
-            }
-            Next::Log(m) => {
-                tracing::info!("{m}");
-                continue;
-            }
-            Next::WaitUntil(t) => {
-                Duration::from_nanos(t.saturating_sub(now)).min(Duration::from_millis(10))
-            }
-            Next::Pending => MAX_PENDING_WAIT,
-            Next::Done => break,
-        };
-        match done_rx.recv_timeout(wait) {
-            Ok(d) => {
-                if generations[d.thread] != d.generation {
-                    stuck = stuck.saturating_sub(1);
-                    if let Some((_, mut c)) = d.client {
-                        c.close();
-                    }
-                } else {
-                    clients[d.thread] = d.client;
-                    let now = ns(Instant::now());
-                    complete(
-                        &mut sched,
-                        &mut out,
-                        &mut running,
-                        &mut summary,
-                        d.thread,
-                        d.completion,
-                        now,
-                    )?;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    cfg.generator_done.store(true, Ordering::SeqCst);
-    if let Some(rx) = &cfg.events {
+
+    /// Once the generator is done: records the event sources' last events (the
+    /// nemesis's healing) until they hang up, for at most [`EVENTS_GRACE`].
+    fn await_event_sources(&mut self) -> Result<(), RunError> {
+        let cfg = self.cfg;
+        let Some(rx) = &cfg.events else {
+            return Ok(());
+        };
         let deadline = Instant::now() + EVENTS_GRACE;
         loop {
-            drain_events(&mut out, &mut summary, ns(Instant::now()))?;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 tracing::warn!("event sources still running after {EVENTS_GRACE:?}");
-                break;
+                return Ok(());
             }
             let r = rx
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .recv_timeout(left.min(Duration::from_millis(100)));
             match r {
-                Ok(e) => {
-                    out.write(&OpRef {
-                        index: 0,
-                        kind: e.kind,
-                        process: ProcessRef::Named(e.process),
-                        f: &e.f,
-                        value: &e.value,
-                        key: None,
-                        time: Some(ns(Instant::now()) as i64),
-                        node: None,
-                        error: e.error.as_deref().map(ErrorRef::Text),
-                    })?;
-                    summary.events += 1;
-                }
+                Ok(e) => self.record_event(e)?,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
     }
-    out.finish()?;
-    summary.elapsed_secs = start.elapsed().as_secs_f64();
-    pool.close();
-    // The run is over: close the idle threads' clients here.
-    for (_, mut c) in clients.into_iter().flatten() {
-        c.close();
-    }
-    // Join every worker that is not stuck in a client call (those exit when the call
-    // returns); bounded, as a stuck count can be off if a call returns just now.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && handles.iter().filter(|h| !h.is_finished()).count() > stuck {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    for h in handles {
-        if h.is_finished() {
-            let _ = h.join();
+
+    /// Ends the history, closes the idle clients and joins the workers that are not
+    /// stuck in a client call (those exit when the call returns).
+    fn finish(mut self) -> Result<RunSummary, RunError> {
+        self.out.finish()?;
+        self.summary.elapsed_secs = self.start.elapsed().as_secs_f64();
+        self.pool.close();
+        for (_, mut c) in std::mem::take(&mut self.clients).into_iter().flatten() {
+            c.close();
         }
+        // Bounded, as a stuck count can be off if a call returns just now.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let stuck = self.stuck;
+        let running = |hs: &[JoinHandle<()>]| hs.iter().filter(|h| !h.is_finished()).count();
+        while Instant::now() < deadline && running(&self.handles) > stuck {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for h in std::mem::take(&mut self.handles) {
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+        Ok(self.summary)
     }
-    Ok(summary)
 }
 
 #[cfg(test)]
