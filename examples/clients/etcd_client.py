@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A faultline external client for etcd (docs/client-protocol.md), standard library only.
 
-It does what faultline's built-in etcd client does (src/clients/etcd.rs), through
+It does what faultline's built-in etcd client does (crates/harness/src/clients/etcd.rs), through
 etcd's v3 HTTP/JSON gateway, so both give the same verdicts:
 
     faultline test --cluster cluster --workload register \\
         --client-command "python3 examples/clients/etcd_client.py"
 
-Workloads: register (read / write / cas per key), set (add / read), append (txn).
+Workloads: register (read / write / cas per key), set (add / read), append (txn),
+counter (add / read of key "counter").
 Keys live under FAULTLINE_KEY_PREFIX: register key K is PREFIX + "r/" + K, set element
-E is PREFIX + "s/" + E, append key K is PREFIX + "a/" + K; values are JSON text.
+E is PREFIX + "s/" + E, append key K is PREFIX + "a/" + K, the counter is
+PREFIX + "c/counter"; values are JSON text.
 
 Outcomes follow Jepsen's rules: a read that went wrong in any way is `fail` (it changed
 nothing); a write is `fail` only when it certainly did not apply (the connection was
@@ -169,6 +171,8 @@ class Client:
                 return self.set(f, value, deadline)
             if self.workload == "append":
                 return self.append(f, value, deadline)
+            if self.workload == "counter":
+                return self.counter(f, value, op.get("key"), deadline)
         except NotApplied as e:
             return "fail", value, str(e)
         except Unknown as e:
@@ -266,6 +270,41 @@ class Client:
                 return "ok", out, None
             time.sleep(random.randint(1, 10) / 1000)
         return "fail", mops, "txn conflict: the guard lost %d times" % TXN_ATTEMPTS
+
+
+    def counter_value(self, key, deadline):
+        """The counter's value and mod revision (0, 0 when the key is missing)."""
+        found = kvs(self.etcd.call("range", range_body(key), deadline))
+        if not found:
+            return 0, 0
+        return int(found[0][1]), found[0][2]
+
+    def counter(self, f, value, k, deadline):
+        """etcd has no atomic add: read, then write the sum guarded by the revision."""
+        key = self.key("c", k)
+        if f == "read":
+            try:
+                return "ok", self.counter_value(key, deadline)[0], None
+            except ValueError as e:
+                return "fail", None, "bad counter value: %s" % e
+        if f != "add":
+            return "fail", value, "unknown operation %s" % f
+        if not isinstance(value, int):
+            return "fail", value, "add needs an integer"
+        for _ in range(TXN_ATTEMPTS):
+            try:
+                n, rev = self.counter_value(key, deadline)
+            except (Unknown, NotApplied, ValueError) as e:
+                return "fail", value, str(e)  # nothing written yet
+            body = {
+                "compare": [{"key": b64(key), "target": "MOD", "result": "EQUAL",
+                             "mod_revision": str(rev)}],
+                "success": [{"request_put": {"key": b64(key), "value": b64(str(n + value).encode())}}],
+            }
+            if self.etcd.call("txn", body, deadline).get("succeeded"):
+                return "ok", value, None
+            time.sleep(random.randint(1, 10) / 1000)
+        return "fail", value, "add conflict: the guard lost %d times" % TXN_ATTEMPTS
 
 
 def send(msg):

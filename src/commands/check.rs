@@ -426,6 +426,7 @@ fn check_one(
         memory_limit: Some(limits.memory_limit),
         cancel: Some(limits.cancel.clone()),
         progress: Some(progress.clone()),
+        ..Options::default()
     };
     let t1 = Instant::now();
     // Only the linearizability search can take long enough to want a progress bar.

@@ -153,7 +153,7 @@ macro_rules! say {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// register, set or append
+    /// register, set, append or counter
     #[arg(long, default_value = "register")]
     pub workload: String,
     #[command(flatten)]

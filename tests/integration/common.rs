@@ -127,3 +127,31 @@ pub fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `faultline check --json DIR` of a stored run: its one JSON line.
+pub fn recheck(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let doc = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), doc)
+}
+
+/// A stored run re-checked from its folder gives the run's verdict, with the checker
+/// its `test.json` names (`expected_checker`, the checker's tag in JSON).
+pub fn assert_recheck_agrees(run: &Path, expected_checker: &str) {
+    let results = json(&run.join("results.json"));
+    let (code, doc) = recheck(run);
+    assert_eq!(doc["valid"], results["valid"], "{doc}");
+    assert_eq!(doc["checker"], expected_checker, "{doc}");
+    let want = match &results["valid"] {
+        serde_json::Value::Bool(true) => 0,
+        serde_json::Value::Bool(false) => 1,
+        _ => 2,
+    };
+    assert_eq!(code, Some(want), "{doc}");
+}

@@ -68,7 +68,7 @@ fn the_python_example_client_agrees_with_the_built_in_one() {
     let (_guard, _) = crate::common::up_cluster(&dir, "flx", 89, 3);
     let cluster_s = dir.to_str().unwrap();
 
-    for workload in ["register", "set", "append"] {
+    for workload in ["register", "set", "append", "counter"] {
         let builtin_store = tmp.path().join(format!("builtin-{workload}"));
         let (code, out, _) = run(cluster_s, &builtin_store, workload, &[]);
         assert_eq!(code, Some(0), "built-in client, {workload}: {out}");

@@ -146,19 +146,6 @@ fn the_schema_check_can_fail() {
     }
 }
 
-/// `faultline check --json DIR` of a stored run: its one JSON line.
-fn recheck(dir: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["check", "--json"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let doc = serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code(), doc)
-}
-
 #[test]
 fn a_stored_run_rechecks_with_its_own_checker_and_verdict() {
     let base = tempfile::tempdir().unwrap();
@@ -167,8 +154,12 @@ fn a_stored_run_rechecks_with_its_own_checker_and_verdict() {
         runs.push((kind, run(base.path(), kind, Arc::new(MemoryStore::new()))));
     }
     // Invalid runs too: a lost-adds set (Jepsen's set checker, not the linearizable set
-    // model, must judge it) and a register that reads values nobody wrote.
-    for kind in [WorkloadKind::Set, WorkloadKind::Register] {
+    // model, must judge it), and a register and a counter that read values nobody wrote.
+    for kind in [
+        WorkloadKind::Set,
+        WorkloadKind::Register,
+        WorkloadKind::Counter,
+    ] {
         runs.push((
             kind,
             run(base.path(), kind, Arc::new(Lossy(MemoryStore::new()))),
@@ -186,7 +177,7 @@ fn a_stored_run_rechecks_with_its_own_checker_and_verdict() {
         let tag = serde_json::to_value(&expected).unwrap()["checker"].clone();
         assert_eq!(report.name(), tag, "{kind:?}");
 
-        let (code, doc) = recheck(&o.dir.dir);
+        let (code, doc) = crate::common::recheck(&o.dir.dir);
         assert_eq!(code, Some(o.valid.exit_code()), "{kind:?}: {doc}");
         assert_eq!(
             doc["valid"],
@@ -201,4 +192,5 @@ fn a_stored_run_rechecks_with_its_own_checker_and_verdict() {
     }
     assert!(verdicts.contains(&(WorkloadKind::Set, Validity::Invalid)));
     assert!(verdicts.contains(&(WorkloadKind::Append, Validity::Valid)));
+    assert!(verdicts.contains(&(WorkloadKind::Counter, Validity::Invalid)));
 }

@@ -94,6 +94,8 @@ fn redis_loses_acknowledged_writes_when_its_primary_is_partitioned_away() {
         .cloned()
         .unwrap_or_default();
     assert!(!lost.is_empty(), "nothing lost: {results}");
+    // Judged again from the folder: Jepsen's set checker, the same verdict.
+    crate::common::assert_recheck_agrees(&run, "jepsen-set");
     let why = results["workload"]["explanation"].as_str().unwrap_or("");
     assert!(
         why.contains("acknowledged adds are missing"),

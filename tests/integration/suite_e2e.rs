@@ -75,6 +75,7 @@ fn etcd_suite_on_a_local_cluster() {
     );
     assert_eq!(test["client"]["argv"][0], "python3", "{test}");
     assert_eq!(test["client"]["env"]["ETCD_PORT"], "2379", "{test}");
+    crate::common::assert_recheck_agrees(&run, "linearizable");
     for n in ["n1", "n2", "n3"] {
         let log = run.join(n).join("etcd.log");
         let text = std::fs::read_to_string(&log).unwrap_or_default();

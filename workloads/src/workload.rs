@@ -17,13 +17,17 @@ pub enum WorkloadKind {
     Set,
     /// Transactions of list appends and reads, for Elle's list-append checker.
     Append,
+    /// Adds of small positive amounts to one counter, and reads: Jepsen's counter
+    /// checker (each read between the adds acknowledged before it and those attempted).
+    Counter,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 3] = [
+    pub const ALL: [WorkloadKind; 4] = [
         WorkloadKind::Register,
         WorkloadKind::Set,
         WorkloadKind::Append,
+        WorkloadKind::Counter,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +35,7 @@ impl WorkloadKind {
             WorkloadKind::Register => "register",
             WorkloadKind::Set => "set",
             WorkloadKind::Append => "append",
+            WorkloadKind::Counter => "counter",
         }
     }
 }
@@ -41,7 +46,9 @@ impl FromStr for WorkloadKind {
         WorkloadKind::ALL
             .into_iter()
             .find(|w| w.name() == s)
-            .ok_or_else(|| format!("unknown workload {s:?} (known: register, set, append)"))
+            .ok_or_else(|| {
+                format!("unknown workload {s:?} (known: register, set, append, counter)")
+            })
     }
 }
 
@@ -102,6 +109,7 @@ pub fn build(kind: WorkloadKind, opts: &WorkloadOptions) -> Workload {
         WorkloadKind::Register => register(opts),
         WorkloadKind::Set => set(opts),
         WorkloadKind::Append => append(opts),
+        WorkloadKind::Counter => counter(opts),
     }
 }
 
@@ -201,5 +209,27 @@ pub fn append(opts: &WorkloadOptions) -> Workload {
         checker: CheckerSpec::ListAppend {
             consistency_model: opts.consistency_model,
         },
+    }
+}
+
+/// The one key the counter workload's operations name. A string, where the other
+/// workloads' keys are integers, so an in-memory store can tell a counter (which reads
+/// 0 before any add) from a register (which reads null).
+pub const COUNTER_KEY: &str = "counter";
+
+/// Adds of 1..=5 and reads of one counter, half and half (Jepsen's counter workload).
+pub fn counter(opts: &WorkloadOptions) -> Workload {
+    let g = gen::from_fn(move |ctx, _| {
+        let spec = if ctx.rng.random_bool(0.5) {
+            OpSpec::new("add", json!(ctx.rng.random_range(1..=5)))
+        } else {
+            OpSpec::new("read", Value::Null)
+        };
+        Some(spec.with_key(json!(COUNTER_KEY)))
+    });
+    Workload {
+        kind: WorkloadKind::Counter,
+        generator: main_phase(opts, g),
+        checker: CheckerSpec::Counter,
     }
 }

@@ -52,6 +52,27 @@ pub struct Options {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Counters a caller may watch to show progress.
     pub progress: Option<Arc<Progress>>,
+    /// How the search spends its effort (never what it answers).
+    pub tuning: Tuning,
+}
+
+/// Knobs of the search that change how fast it decides, never what it decides: the
+/// oracle tests turn them to exercise every rule on small histories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// Configurations a search enters before it starts watching reads for being
+    /// doomed (a read no order of the pending writes can satisfy). Most histories are
+    /// decided sooner, and for them making the tables would cost more than the whole
+    /// search; 1 uses the rule from the start.
+    pub doomed_reads_after: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            doomed_reads_after: 2048,
+        }
+    }
 }
 
 /// Live counters of a running check.
@@ -71,6 +92,7 @@ pub(crate) struct Budget {
     /// Set when some key turned out invalid: the others need not finish.
     found_violation: AtomicBool,
     progress: Option<Arc<Progress>>,
+    pub(crate) tuning: Tuning,
 }
 
 impl Budget {
@@ -247,6 +269,7 @@ impl Budget {
             external: opts.cancel.clone(),
             found_violation: AtomicBool::new(false),
             progress: opts.progress.clone(),
+            tuning: opts.tuning,
         }
     }
 }

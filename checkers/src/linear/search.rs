@@ -138,15 +138,6 @@ const DOOM_LOOKBACK: u32 = 4096;
 /// doubles that each time it runs short, so a history decided at once pays little.
 const DOOM_AHEAD: u32 = 16384;
 const DOOM_AHEAD_FIRST: u32 = 512;
-/// Reads are watched for being doomed only once a search has entered this many
-/// configurations: most histories are decided sooner, and for them making the tables
-/// would cost more than the whole search. The crate's unit tests (the simulator's
-/// histories, valid and not) use it from the start, so their small histories exercise
-/// the rule.
-#[cfg(not(test))]
-const DOOM_AFTER: u64 = 2048;
-#[cfg(test)]
-const DOOM_AFTER: u64 = 1;
 /// Reads beyond the window are watched only for models with at most this many
 /// operation classes and states (registers over a few values): the tables cost a
 /// word per completed operation and state.
@@ -629,7 +620,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// are rarely reused and working them out costs more than it saves.
     fn doomed_read(&mut self) -> Option<u32> {
         if self.reads.is_empty()
-            || self.stats.configurations < DOOM_AFTER
+            || self.stats.configurations < self.budget.tuning.doomed_reads_after
             || self.states.len() > DOOM_AHEAD_MAX_STATES
         {
             return None;

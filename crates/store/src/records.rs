@@ -93,6 +93,7 @@ impl TestRecord {
         match self.workload? {
             WorkloadKind::Register => Some(CheckerSpec::linearizable(LinearModel::CasRegister)),
             WorkloadKind::Set => Some(CheckerSpec::JepsenSet),
+            WorkloadKind::Counter => Some(CheckerSpec::Counter),
             WorkloadKind::Append => Some(CheckerSpec::ListAppend {
                 consistency_model: self
                     .config

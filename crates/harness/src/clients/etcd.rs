@@ -1,4 +1,4 @@
-//! etcd clients for the register, set and append workloads, through etcd's v3
+//! etcd clients for the register, set, append and counter workloads, through etcd's v3
 //! HTTP/JSON gateway (`/v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn` on the client port,
 //! served by etcd 3.4 and later). Keys and values travel base64-encoded; 64-bit
 //! integers may come back as JSON strings (proto3's JSON mapping).
@@ -535,6 +535,83 @@ impl EtcdClient {
     }
 }
 
+impl EtcdClient {
+    /// The counter: an integer under one key (missing: 0). etcd has no atomic add, so
+    /// an add reads the value and its revision and writes the sum guarded by that
+    /// revision, as a client must; a lost guard is retried, boundedly.
+    fn counter(&self, op: &Invocation, deadline: Instant) -> Completion {
+        let key = self.key("c", op.key.as_ref().unwrap_or(&Value::Null));
+        match &*op.f {
+            // A read changes nothing: whatever went wrong, it did not happen.
+            "read" => match self.counter_value(&key, self.serializable, deadline) {
+                Ok((n, _)) => Completion::ok(json!(n)),
+                Err(e) => Completion::fail(Value::Null, e.to_string()),
+            },
+            "add" => {
+                let Some(delta) = op.value.as_i64() else {
+                    return Completion::fail(op.value.clone(), "add needs an integer");
+                };
+                for _ in 0..TXN_ATTEMPTS {
+                    // The guard needs the latest revision: never a serializable read.
+                    let (n, rev) = match self.counter_value(&key, false, deadline) {
+                        Ok(v) => v,
+                        // Nothing written yet.
+                        Err(e) => return Completion::fail(op.value.clone(), e.to_string()),
+                    };
+                    let Some(sum) = n.checked_add(delta) else {
+                        return Completion::fail(op.value.clone(), "counter overflow");
+                    };
+                    let body = guarded_put_body(
+                        &[(key.clone(), rev)],
+                        &[(key.clone(), sum.to_string().into_bytes())],
+                    );
+                    match self
+                        .call("txn", &body, deadline)
+                        .and_then(|v| parse_txn(&v))
+                    {
+                        Ok(t) if t.succeeded => return Completion::ok(op.value.clone()),
+                        Ok(_) => {
+                            let ms = rand::random_range(1..=10u64);
+                            std::thread::sleep(Duration::from_millis(ms));
+                        }
+                        Err(e) => return write_error(op, e),
+                    }
+                }
+                Completion::fail(
+                    op.value.clone(),
+                    format!("add conflict: the guard lost {TXN_ATTEMPTS} times"),
+                )
+            }
+            f => Completion::fail(op.value.clone(), format!("unknown operation {f}")),
+        }
+    }
+
+    /// The counter's value and mod revision (0, 0 when the key is missing).
+    fn counter_value(
+        &self,
+        key: &[u8],
+        serializable: bool,
+        deadline: Instant,
+    ) -> Result<(i64, i64), EtcdError> {
+        let v = self.call("range", &range_body(key, None, serializable), deadline)?;
+        match parse_range(&v)?.first() {
+            None => Ok((0, 0)),
+            Some(kv) => {
+                let n = std::str::from_utf8(&kv.value)
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        EtcdError::Malformed(format!(
+                            "counter value {:?}",
+                            String::from_utf8_lossy(&kv.value)
+                        ))
+                    })?;
+                Ok((n, kv.mod_revision))
+            }
+        }
+    }
+}
+
 /// A write's error: `fail` when it certainly did not apply, else `info`.
 fn write_error(op: &Invocation, e: EtcdError) -> Completion {
     if e.definite() {
@@ -597,6 +674,7 @@ impl Client for EtcdClient {
             WorkloadKind::Register => self.register(op, deadline),
             WorkloadKind::Set => self.set(op, deadline),
             WorkloadKind::Append => self.append(op, deadline),
+            WorkloadKind::Counter => self.counter(op, deadline),
         }
     }
 }

@@ -12,9 +12,12 @@ struct State {
     registers: HashMap<String, Value>,
     set: Vec<Value>,
     lists: HashMap<String, Vec<Value>>,
+    counters: HashMap<String, i64>,
 }
 
-/// Registers (keyed), one set and lists (keyed), shared by all clients.
+/// Registers (keyed), one set, lists (keyed) and counters, shared by all clients. A
+/// string key names a counter (`add` with a key, and its `read`, which is 0 before any
+/// add); the other workloads' keys are integers.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
@@ -48,6 +51,22 @@ impl Client for MemoryClient {
             return Completion::fail(op.value.clone(), "store poisoned");
         };
         let v = &op.value;
+        let counter = op
+            .key
+            .as_ref()
+            .filter(|k| k.is_string())
+            .map(|_| key_of(op));
+        match (&*op.f, counter) {
+            ("read", Some(k)) => return Completion::ok(json!(s.counters.get(&k).unwrap_or(&0))),
+            ("add", Some(k)) => {
+                let Some(delta) = v.as_i64() else {
+                    return Completion::fail(v.clone(), "add needs an integer");
+                };
+                *s.counters.entry(k).or_default() += delta;
+                return Completion::ok(v.clone());
+            }
+            _ => {}
+        }
         match &*op.f {
             "read" if op.key.is_none() && !s.set.is_empty() => Completion::ok(json!(s.set)),
             "read" => {
