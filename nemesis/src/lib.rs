@@ -25,7 +25,7 @@ pub mod schedule;
 pub use fault::{Fault, NemesisContext, NodeInfo, Started};
 pub use nemesis::Nemesis;
 pub use plan::{Action, DbOp, ExecError, ExecOutput, Executor, OnFailure, Plan, Step};
-pub use schedule::{FaultKind, Phase, Schedule};
+pub use schedule::{FaultKind, FaultList, Phase, Schedule};
 
 /// Errors of the nemesis. Messages name the fault and the nodes.
 #[derive(Debug, thiserror::Error)]

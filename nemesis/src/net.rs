@@ -88,6 +88,36 @@ pub enum PartitionSpec {
     Grudge(Grudge),
 }
 
+impl std::str::FromStr for PartitionSpec {
+    type Err = NemesisError;
+    /// `halves`, `one`, `majorities-ring`, `bridge`, `primaries`, or a node's name.
+    fn from_str(s: &str) -> Result<Self, NemesisError> {
+        Ok(match s.trim() {
+            "halves" => PartitionSpec::Halves,
+            "one" => PartitionSpec::One,
+            "majorities-ring" => PartitionSpec::MajoritiesRing,
+            "bridge" => PartitionSpec::Bridge,
+            "primaries" => PartitionSpec::Primaries,
+            "" => return Err(NemesisError::Invalid("an empty partition".into())),
+            node => PartitionSpec::Node(node.to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for PartitionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartitionSpec::One => f.write_str("one"),
+            PartitionSpec::Node(n) => f.write_str(n),
+            PartitionSpec::Halves => f.write_str("halves"),
+            PartitionSpec::MajoritiesRing => f.write_str("majorities-ring"),
+            PartitionSpec::Bridge => f.write_str("bridge"),
+            PartitionSpec::Primaries => f.write_str("primaries"),
+            PartitionSpec::Grudge(_) => f.write_str("grudge"),
+        }
+    }
+}
+
 /// The partition fault.
 #[derive(Debug, Clone)]
 pub struct Partition {

@@ -115,6 +115,20 @@ impl Behavior {
     }
 }
 
+impl std::str::FromStr for Behavior {
+    type Err = NemesisError;
+    /// A behaviour by name, with Jepsen's defaults.
+    fn from_str(s: &str) -> Result<Self, NemesisError> {
+        Behavior::default_for(s.trim())
+    }
+}
+
+impl std::fmt::Display for Behavior {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Whether `tc netem` works on `node`: adds a netem qdisc to its loopback
 /// under a probe handle and removes it again.
 pub fn probe_netem(ex: &dyn Executor, node: &str) -> Result<bool, NemesisError> {

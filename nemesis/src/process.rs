@@ -42,6 +42,19 @@ impl std::str::FromStr for Target {
     }
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::One => f.write_str("one"),
+            Target::Minority => f.write_str("minority"),
+            Target::Majority => f.write_str("majority"),
+            Target::All => f.write_str("all"),
+            Target::Primaries => f.write_str("primaries"),
+            Target::Nodes(n) => f.write_str(&n.join(",")),
+        }
+    }
+}
+
 /// The nodes `target` picks (in cluster order).
 pub fn select(
     target: &Target,

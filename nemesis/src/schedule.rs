@@ -51,23 +51,49 @@ impl FaultKind {
     pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, NemesisError> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let k = match part {
-                "partition" => FaultKind::Partition,
-                "kill" => FaultKind::Kill,
-                "pause" => FaultKind::Pause,
-                "packet" => FaultKind::Packet,
-                "clock" => FaultKind::Clock,
-                other => {
-                    return Err(NemesisError::Invalid(format!(
-                        "unknown nemesis {other:?} (partition, kill, pause, clock, packet)"
-                    )))
-                }
-            };
+            let k: FaultKind = part.parse()?;
             if !out.contains(&k) {
                 out.push(k);
             }
         }
         Ok(out)
+    }
+}
+
+impl std::str::FromStr for FaultKind {
+    type Err = NemesisError;
+    fn from_str(s: &str) -> Result<Self, NemesisError> {
+        Ok(match s.trim() {
+            "partition" => FaultKind::Partition,
+            "kill" => FaultKind::Kill,
+            "pause" => FaultKind::Pause,
+            "packet" => FaultKind::Packet,
+            "clock" => FaultKind::Clock,
+            other => {
+                return Err(NemesisError::Invalid(format!(
+                    "unknown nemesis {other:?} (partition, kill, pause, clock, packet)"
+                )))
+            }
+        })
+    }
+}
+
+/// A list of faults as the command line gives it, `kill,partition`: each at most once,
+/// in the order given; empty for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultList(pub Vec<FaultKind>);
+
+impl std::str::FromStr for FaultList {
+    type Err = NemesisError;
+    fn from_str(s: &str) -> Result<Self, NemesisError> {
+        FaultKind::parse_list(s).map(FaultList)
+    }
+}
+
+impl std::fmt::Display for FaultList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|k| k.name()).collect();
+        f.write_str(&names.join(","))
     }
 }
 

@@ -11,6 +11,7 @@ use clap::ArgMatches;
 use faultline::db::shell::ShellDb;
 use faultline::suite::schema::{ClientSection, NemesisSection, NodesSection, RunSection};
 use faultline::suite::Suite;
+use faultline_nemesis::{FaultKind, FaultList};
 
 use super::db::DbKind;
 use super::test::TestOpts;
@@ -80,7 +81,7 @@ pub fn apply(o: &mut TestOpts, workload: Option<&mut String>, given: &Given) -> 
         set(w, Some(name), free("workload"));
     }
     if let Some(n) = &f.nemesis {
-        apply_nemesis(o, n, given);
+        apply_nemesis(o, n, &suite, given)?;
     }
     if let Some(r) = &f.run {
         apply_run(o, r, given);
@@ -126,45 +127,63 @@ fn apply_nodes(o: &mut TestOpts, n: &NodesSection, suite: &Suite, given: &Given)
     set(&mut nodes.local, n.local, free("local"));
 }
 
-/// `[nemesis]`: the faults, their interval and targets.
-fn apply_nemesis(o: &mut TestOpts, n: &NemesisSection, given: &Given) {
+/// `[nemesis]`: the faults, their interval and targets, parsed into the options' own
+/// types (the file's loader has checked each value against its line already).
+fn apply_nemesis(
+    o: &mut TestOpts,
+    n: &NemesisSection,
+    suite: &Suite,
+    given: &Given,
+) -> anyhow::Result<()> {
     let free = |id: &str| !given.has(id);
-    set(
-        &mut o.nemesis,
-        n.faults.as_ref().map(|f| f.join(",")),
-        free("nemesis"),
-    );
+    let bad = |key: &str, e: faultline_nemesis::NemesisError| {
+        UsageError(format!("{}: [nemesis] {key}: {e}", suite.path.display()))
+    };
+    fn parse_all<T: std::str::FromStr<Err = faultline_nemesis::NemesisError>>(
+        items: &Option<Vec<String>>,
+    ) -> Result<Vec<T>, faultline_nemesis::NemesisError> {
+        items.iter().flatten().map(|f| f.parse()).collect()
+    }
+    if n.faults.is_some() {
+        let mut faults = FaultList::default();
+        for k in parse_all::<FaultKind>(&n.faults).map_err(|e| bad("faults", e))? {
+            if !faults.0.contains(&k) {
+                faults.0.push(k);
+            }
+        }
+        set(&mut o.nemesis, Some(faults), free("nemesis"));
+    }
+    if n.packet.is_some() {
+        set(
+            &mut o.packet,
+            Some(parse_all(&n.packet).map_err(|e| bad("packet", e))?),
+            free("packet"),
+        );
+    }
     set(
         &mut o.nemesis_interval,
         n.interval,
         free("nemesis_interval"),
     );
-    set(&mut o.partition, n.partition.clone(), free("partition"));
-    set(
-        &mut o.kill_target,
-        n.kill_target.clone(),
-        free("kill_target"),
-    );
-    set(
-        &mut o.pause_target,
-        n.pause_target.clone(),
-        free("pause_target"),
-    );
-    set(
-        &mut o.clock_target,
-        n.clock_target.clone(),
-        free("clock_target"),
-    );
-    set(
-        &mut o.packet_target,
-        n.packet_target.clone(),
-        free("packet_target"),
-    );
-    set(
-        &mut o.packet,
-        n.packet.as_ref().map(|p| p.join(",")),
-        free("packet"),
-    );
+    if let Some(p) = &n.partition {
+        set(
+            &mut o.partition,
+            Some(p.parse().map_err(|e| bad("partition", e))?),
+            free("partition"),
+        );
+    }
+    let targets = [
+        ("kill_target", &n.kill_target, &mut o.kill_target),
+        ("pause_target", &n.pause_target, &mut o.pause_target),
+        ("clock_target", &n.clock_target, &mut o.clock_target),
+        ("packet_target", &n.packet_target, &mut o.packet_target),
+    ];
+    for (key, given_value, option) in targets {
+        if let Some(t) = given_value {
+            set(option, Some(t.parse().map_err(|e| bad(key, e))?), free(key));
+        }
+    }
+    Ok(())
 }
 
 /// `[run]`: time limit, concurrency, rate, timeouts, seed and count.
@@ -229,6 +248,7 @@ fn set<T>(field: &mut T, value: Option<T>, free: bool) {
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, FromArgMatches};
+    use faultline_nemesis::process::Target;
 
     use super::*;
     use crate::cli::{Cli, Command};
@@ -285,11 +305,12 @@ seed = 9
         assert_eq!(o.concurrency, "2n");
         assert_eq!(o.rate, 50.0);
         assert_eq!(o.seed, Some(9));
-        assert_eq!(o.nemesis, "kill");
+        assert_eq!(o.nemesis.0, vec![FaultKind::Kill]);
         assert_eq!(o.nemesis_interval, 3.0);
-        assert_eq!(o.kill_target, "primaries");
-        assert_eq!(o.packet, "loss,delay");
-        assert_eq!(o.pause_target, "minority");
+        assert_eq!(o.kill_target, Target::Primaries);
+        assert_eq!(o.packet.len(), 2);
+        assert_eq!(o.packet[1].to_string(), "delay");
+        assert_eq!(o.pause_target, Target::Minority);
         // Untouched by the file: the CLI's defaults.
         assert_eq!(o.op_timeout, 5.0);
         let script = dir.path().join("./client.py");
@@ -329,7 +350,7 @@ seed = 9
         // Given explicitly, even when equal to the default.
         assert_eq!(o.time_limit, 60.0);
         assert_eq!(o.concurrency, "3");
-        assert_eq!(o.nemesis, "");
+        assert!(o.nemesis.0.is_empty());
         assert_eq!(o.rate, 50.0, "not given: from the file");
         assert_eq!(o.client_command.as_deref(), Some("./other"));
         assert_eq!(

@@ -25,7 +25,7 @@ use faultline_nemesis::nemesis::NemesisOptions;
 use faultline_nemesis::net::PartitionSpec;
 use faultline_nemesis::packet::Behavior;
 use faultline_nemesis::process::Target;
-use faultline_nemesis::FaultKind;
+use faultline_nemesis::{FaultKind, FaultList};
 use faultline_workloads::gen::SECOND;
 use faultline_workloads::workload::{WorkloadKind, WorkloadOptions};
 use regex::Regex;
@@ -91,30 +91,35 @@ pub struct TestOpts {
     pub no_progress: bool,
     /// Faults to inject, any of partition,kill,pause,clock,packet (default: none)
     #[arg(long, default_value = "", value_name = "LIST")]
-    pub nemesis: String,
+    pub nemesis: FaultList,
     /// Seconds between nemesis steps: a fault starts, holds this long, stops, and
     /// the cluster gets this long before the next one
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub nemesis_interval: f64,
     /// Which partition: halves, one, majorities-ring, bridge, primaries, or a node name
     #[arg(long, default_value = "halves", value_name = "SPEC")]
-    pub partition: String,
+    pub partition: PartitionSpec,
     /// Whose DB the kill fault kills: one, minority, majority, all, primaries, or n1,n2,...
     #[arg(long, default_value = "minority", value_name = "TARGET")]
-    pub kill_target: String,
+    pub kill_target: Target,
     /// Whose DB the pause fault pauses (as --kill-target)
     #[arg(long, default_value = "minority", value_name = "TARGET")]
-    pub pause_target: String,
+    pub pause_target: Target,
     /// Whose clock the clock fault shifts (as --kill-target)
     #[arg(long, default_value = "minority", value_name = "TARGET")]
-    pub clock_target: String,
+    pub clock_target: Target,
     /// Whose traffic the packet fault disturbs (as --kill-target)
     #[arg(long, default_value = "all", value_name = "TARGET")]
-    pub packet_target: String,
+    pub packet_target: Target,
     /// What the packet fault does: any of loss, rate, delay, duplicate, reorder,
     /// corrupt (what this kernel cannot do is refused, never skipped)
-    #[arg(long, default_value = "loss", value_name = "LIST")]
-    pub packet: String,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "loss",
+        value_name = "LIST"
+    )]
+    pub packet: Vec<Behavior>,
     /// A regular expression for errors in the downloaded node logs (repeatable), e.g.
     /// "panic:": any matching line makes the run invalid (Jepsen's log-file-pattern)
     #[arg(long, value_name = "REGEX")]
@@ -260,10 +265,10 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
         }
     }
     let concurrency = parse_concurrency(&o.concurrency, nodes).map_err(UsageError)?;
-    let faults = FaultKind::parse_list(&o.nemesis).map_err(|e| UsageError(e.to_string()))?;
+    let faults = o.nemesis.0.clone();
     super::db::refuse_faults(o.db, &faults)?;
     let interval = seconds("nemesis-interval", o.nemesis_interval, 0.001)?;
-    let nemesis = nemesis_options(o).map_err(UsageError)?;
+    let nemesis = nemesis_options(o);
     let log_patterns = o
         .log_pattern
         .iter()
@@ -299,38 +304,17 @@ fn plan(o: &TestOpts, nodes: usize, kinds: &[WorkloadKind]) -> anyhow::Result<Pl
     })
 }
 
-/// The nemesis's settings from the command line, each checked, with its option named.
-fn nemesis_options(o: &TestOpts) -> Result<NemesisOptions, String> {
-    let target = |name: &str, s: &str| -> Result<Target, String> {
-        s.parse().map_err(|e| format!("--{name} {s:?}: {e}"))
-    };
-    let packet = o
-        .packet
-        .split(',')
-        .map(|b| Behavior::default_for(b.trim()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("--packet: {e}"))?;
-    Ok(NemesisOptions {
-        partition: parse_partition(&o.partition)?,
-        kill: target("kill-target", &o.kill_target)?,
-        pause: target("pause-target", &o.pause_target)?,
-        clock: target("clock-target", &o.clock_target)?,
-        packet_target: target("packet-target", &o.packet_target)?,
-        packet,
+/// The nemesis's settings from the command line (clap has parsed each one).
+fn nemesis_options(o: &TestOpts) -> NemesisOptions {
+    NemesisOptions {
+        partition: o.partition.clone(),
+        kill: o.kill_target.clone(),
+        pause: o.pause_target.clone(),
+        clock: o.clock_target.clone(),
+        packet_target: o.packet_target.clone(),
+        packet: o.packet.clone(),
         ..NemesisOptions::default()
-    })
-}
-
-fn parse_partition(s: &str) -> Result<PartitionSpec, String> {
-    Ok(match s.trim() {
-        "halves" => PartitionSpec::Halves,
-        "one" => PartitionSpec::One,
-        "majorities-ring" => PartitionSpec::MajoritiesRing,
-        "bridge" => PartitionSpec::Bridge,
-        "primaries" => PartitionSpec::Primaries,
-        "" => return Err("--partition must not be empty".into()),
-        node => PartitionSpec::Node(node.to_string()),
-    })
+    }
 }
 
 fn parse_workload(s: &str) -> anyhow::Result<WorkloadKind> {
@@ -692,12 +676,18 @@ fn test_config(
             .map(|k| k.name().to_string())
             .collect(),
         nemesis_interval_secs: Some(plan.faults.interval.as_secs_f64()),
-        partition: Some(o.partition.clone()),
-        kill_target: Some(o.kill_target.clone()),
-        pause_target: Some(o.pause_target.clone()),
-        clock_target: Some(o.clock_target.clone()),
-        packet_target: Some(o.packet_target.clone()),
-        packet: Some(o.packet.clone()),
+        partition: Some(o.partition.to_string()),
+        kill_target: Some(o.kill_target.to_string()),
+        pause_target: Some(o.pause_target.to_string()),
+        clock_target: Some(o.clock_target.to_string()),
+        packet_target: Some(o.packet_target.to_string()),
+        packet: Some(
+            o.packet
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         log_patterns: o.log_pattern.clone(),
         client: plan.client.as_ref().map(ExternalSpec::describe),
         suite: o.loaded_suite.as_ref().map(|s| SuiteSource {
@@ -871,7 +861,7 @@ mod tests {
 
     #[test]
     fn fault_targets_and_packet_behaviours_from_the_command_line() {
-        let n = nemesis_options(&opts(&[])).unwrap();
+        let n = nemesis_options(&opts(&[]));
         assert_eq!(
             (n.kill, n.pause, n.packet_target),
             (Target::Minority, Target::Minority, Target::All)
@@ -885,16 +875,32 @@ mod tests {
             "all",
             "--packet",
             "loss,delay",
-        ]))
-        .unwrap();
+        ]));
         assert_eq!(n.kill, Target::Primaries);
         assert_eq!(n.pause, Target::Nodes(vec!["n1".into(), "n3".into()]));
         assert_eq!(n.clock, Target::All);
         assert_eq!(n.packet.len(), 2);
+        let o = opts(&["--nemesis", "kill,partition,kill", "--partition", "n2"]);
+        assert_eq!(o.nemesis.0, vec![FaultKind::Kill, FaultKind::Partition]);
+        assert_eq!(o.partition, PartitionSpec::Node("n2".into()));
         // Errors name the option.
-        let e = nemesis_options(&opts(&["--kill-target", ""])).unwrap_err();
+        let e = parse_err(&["--kill-target", ""]);
         assert!(e.contains("--kill-target"), "{e}");
-        let e = nemesis_options(&opts(&["--packet", "loss,teleport"])).unwrap_err();
+        let e = parse_err(&["--packet", "loss,teleport"]);
         assert!(e.contains("--packet") && e.contains("teleport"), "{e}");
+        let e = parse_err(&["--nemesis", "kill,flood"]);
+        assert!(e.contains("--nemesis") && e.contains("flood"), "{e}");
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            o: TestOpts,
+        }
+        let argv = std::iter::once("faultline").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv)
+            .expect_err("a bad value")
+            .to_string()
     }
 }

@@ -117,6 +117,7 @@ fn the_python_example_client_agrees_with_the_built_in_one() {
                     "set" => {
                         op["f"] == "read" && op["value"].as_array().is_some_and(|e| !e.is_empty())
                     }
+                    "counter" => op["f"] == "read" && op["value"].as_i64().is_some_and(|n| n > 0),
                     _ => op["value"].as_array().is_some_and(|m| {
                         m.iter()
                             .any(|m| m[0] == "r" && m[2].as_array().is_some_and(|l| !l.is_empty()))
