@@ -390,6 +390,7 @@ fn check_workload(kind: crate::workload::WorkloadKind) -> faultline_checkers::Va
     );
     let mut regs: HashMap<String, Value> = HashMap::new();
     let mut set = Vec::new();
+    let mut counter = 0i64;
     let mut lists: HashMap<String, Vec<Value>> = HashMap::new();
     // Effects apply at invocation: with completions after, that is linearizable.
     let h = simulate(
@@ -409,6 +410,13 @@ fn check_workload(kind: crate::workload::WorkloadKind) -> faultline_checkers::Va
             let v = &o.spec.value;
             let (t, out) = match &*o.spec.f {
                 "read" if kind == crate::workload::WorkloadKind::Set => (OpType::Ok, json!(set)),
+                "read" if kind == crate::workload::WorkloadKind::Counter => {
+                    (OpType::Ok, json!(counter))
+                }
+                "add" if kind == crate::workload::WorkloadKind::Counter => {
+                    counter += v.as_i64().unwrap();
+                    (OpType::Ok, v.clone())
+                }
                 "read" => (OpType::Ok, regs.get(&key).cloned().unwrap_or(Value::Null)),
                 "write" => {
                     regs.insert(key, v.clone());
