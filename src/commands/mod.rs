@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod db;
 pub mod exec;
 pub mod heal;
+mod local_cluster;
 pub mod nemesis;
 pub mod nodes;
 pub mod serve;

@@ -71,6 +71,12 @@ pub struct TestOpts {
     /// Leave the database running after the test (its data stays too)
     #[arg(long)]
     pub leave_db_running: bool,
+    /// With no nodes given: the throwaway local cluster's size
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub local_nodes: usize,
+    /// With no nodes given: leave the throwaway local cluster up (it says how to reuse it)
+    #[arg(long)]
+    pub keep_cluster: bool,
     /// Register reads use etcd's serializable (possibly stale, local) reads
     #[arg(long)]
     pub serializable_reads: bool,
@@ -190,6 +196,7 @@ fn stop_flag() -> Arc<AtomicBool> {
                 );
             } else {
                 eprintln!("\nexiting at once: the database may still be running");
+                super::local_cluster::tear_down_active();
                 std::process::exit(130);
             }
         });
@@ -324,6 +331,7 @@ fn parse_workload(s: &str) -> anyhow::Result<WorkloadKind> {
 pub fn run(mut a: TestArgs, given: &Given) -> anyhow::Result<u8> {
     suite::apply(&mut a.opts, Some(&mut a.workload), given)?;
     let kind = parse_workload(&a.workload)?;
+    let _cluster = throwaway_cluster(&mut a.opts, &[kind])?;
     run_matrix(&a.opts, &[kind], false)
 }
 
@@ -337,7 +345,21 @@ pub fn run_all(mut a: TestAllArgs, given: &Given) -> anyhow::Result<u8> {
             .map(|w| parse_workload(w))
             .collect::<anyhow::Result<Vec<_>>>()?
     };
+    let _cluster = throwaway_cluster(&mut a.opts, &kinds)?;
     run_matrix(&a.opts, &kinds, true)
+}
+
+/// With no nodes given, a throwaway local cluster, once the options are known to be
+/// good (a bad one is refused before any cluster is made).
+fn throwaway_cluster(
+    o: &mut TestOpts,
+    kinds: &[WorkloadKind],
+) -> anyhow::Result<Option<super::local_cluster::Throwaway>> {
+    if super::local_cluster::needed(o) {
+        super::local_cluster::check_size(o)?;
+        plan(o, o.local_nodes, kinds)?;
+    }
+    super::local_cluster::start_if_needed(o)
 }
 
 fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Result<u8> {
@@ -420,6 +442,13 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     let verdict: Validity = rows.iter().map(|r| r.valid).collect();
     if table && (!rows.is_empty() || !crashed.is_empty()) {
         print_table(o, &rows, &crashed, verdict);
+    }
+    if !rows.is_empty() {
+        say!(
+            o,
+            "look at the runs: faultline serve --store {}",
+            o.store.display()
+        );
     }
     if stop.load(Ordering::SeqCst) {
         eprintln!(

@@ -435,3 +435,97 @@ fn faultline_test_with_a_nemesis_on_a_local_cluster() {
         t0.elapsed()
     );
 }
+
+/// What a throwaway cluster could leave behind: namespaces, links, cluster folders.
+fn host_network_and_folders() -> (String, String, Vec<PathBuf>) {
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    // Link lines carry counters that change; their names do not.
+    let names: Vec<String> = String::from_utf8_lossy(&links.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
+        .collect();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("faultline-cluster-"))
+        })
+        .collect();
+    folders.sort();
+    (
+        String::from_utf8_lossy(&ns.stdout).into_owned(),
+        names.join(" "),
+        folders,
+    )
+}
+
+#[test]
+fn a_test_without_nodes_runs_on_a_throwaway_cluster_and_leaves_nothing() {
+    if let Some(r) = skip_reason() {
+        eprintln!("SKIPPED: {r}");
+        return;
+    }
+    let _serial = crate::common::serial();
+    let t0 = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let before = host_network_and_folders();
+    let store = tmp.path().join("store");
+    let out = faultline(&[
+        "test",
+        "--db",
+        "etcd",
+        "--workload",
+        "register",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "10",
+        "--local-nodes",
+        "3",
+        "--no-progress",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    step("throwaway cluster run", t0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("throwaway local cluster"), "{stderr}");
+    let results = json(&store.join("latest/results.json"));
+    assert_eq!(results["valid"], true, "{results}");
+    assert_eq!(host_network_and_folders(), before, "left behind");
+
+    // Ctrl-C mid-run: the run stops, is checked, and the cluster still goes.
+    let int_store = tmp.path().join("int-store");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--workload", "register", "--local-nodes", "3"])
+        .args(["--time-limit", "60", "--no-progress", "--store"])
+        .arg(&int_store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start faultline test");
+    let out = wait_for_history(
+        &int_store.join("latest/history.jsonl"),
+        &mut Some(child),
+        |c| {
+            // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+        },
+    );
+    step("interrupted throwaway run", t0);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        host_network_and_folders(),
+        before,
+        "left behind after Ctrl-C"
+    );
+}
