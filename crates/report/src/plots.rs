@@ -290,33 +290,123 @@ pub fn latency_quantiles(p: &Prepared) -> Result<String, String> {
         (0.99, "0.99", RGBColor(240, 150, 20)),
         (1.0, "max", RGBColor(200, 40, 40)),
     ];
-    let mut lines: Vec<Vec<(f64, f64)>> = vec![Vec::new(); qs.len()];
+    // Each quantile's line is cut where a bucket is empty: a lone late operation after
+    // a quiet stretch is a dot of its own, not the end of a line drawn across the gap.
+    let mut lines: Vec<Vec<Vec<(f64, f64)>>> = vec![Vec::new(); qs.len()];
+    let mut last = None;
     for (b, v) in buckets.iter_mut().enumerate() {
         if v.is_empty() {
             continue;
         }
+        let joins = last == Some(b.wrapping_sub(1));
+        last = Some(b);
         v.sort_by(f64::total_cmp);
         for (i, (q, _, _)) in qs.iter().enumerate() {
             let idx = ((v.len() - 1) as f64 * q).round() as usize;
-            lines[i].push((bucket_mid(b, xr), v[idx.min(v.len() - 1)]));
+            let point = (bucket_mid(b, xr), v[idx.min(v.len() - 1)]);
+            match lines[i].last_mut() {
+                Some(run) if joins => run.push(point),
+                _ => lines[i].push(vec![point]),
+            }
         }
     }
-    let yr = y_log_range(lines.iter().flatten().map(|q| q.1));
+    let yr = y_log_range(lines.iter().flatten().flatten().map(|q| q.1));
     let caption = "Latency quantiles of ok operations";
     let y = (yr.0..yr.1).log_scale();
     plot(p, caption, y, p.axis.latency_label(), |chart| {
         for (i, (_, name, c)) in qs.iter().enumerate() {
             let c = *c;
+            let runs = &lines[i];
             chart
-                .draw_series(LineSeries::new(lines[i].iter().copied(), c.stroke_width(2)))
+                .draw_series(
+                    runs.iter()
+                        .filter(|r| r.len() > 1)
+                        .map(|r| PathElement::new(r.clone(), c.stroke_width(2))),
+                )
                 .map_err(err)?
                 .label(*name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
                 });
+            chart
+                .draw_series(
+                    runs.iter()
+                        .filter(|r| r.len() == 1)
+                        .map(|r| Circle::new(r[0], 3, c.filled())),
+                )
+                .map_err(err)?;
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod quantile_tests {
+    use super::*;
+    use faultline_checkers::history::read_jsonl;
+
+    #[test]
+    fn a_lone_late_point_is_a_dot_not_the_end_of_a_line() {
+        // Many quick operations early, one slow one at the very end.
+        let mut lines = Vec::new();
+        for i in 0..200u64 {
+            let t = i * 10_000_000;
+            lines.push(format!(
+                r#"{{"index":{},"type":"invoke","process":0,"f":"write","value":1,"time":{t}}}"#,
+                lines.len()
+            ));
+            lines.push(format!(
+                r#"{{"index":{},"type":"ok","process":0,"f":"write","value":1,"time":{}}}"#,
+                lines.len(),
+                t + 1_000_000
+            ));
+        }
+        let t = 60_000_000_000u64;
+        lines.push(format!(
+            r#"{{"index":{},"type":"invoke","process":1,"f":"write","value":2,"time":{t}}}"#,
+            lines.len()
+        ));
+        lines.push(format!(
+            r#"{{"index":{},"type":"ok","process":1,"f":"write","value":2,"time":{}}}"#,
+            lines.len(),
+            t + 900_000_000
+        ));
+        let h = read_jsonl(lines.join("\n").as_bytes(), "late.jsonl").unwrap();
+        let svg = latency_quantiles(&super::super::data::prepare(&h)).unwrap();
+        // The late operation is drawn as dots (one per quantile)...
+        let attr = |tag: &str, name: &str| -> Vec<f64> {
+            let mut out = Vec::new();
+            for part in svg.split(&format!("<{tag}")).skip(1) {
+                let Some(v) = part.split(&format!("{name}=\"")).nth(1) else {
+                    continue;
+                };
+                let v = v.split('"').next().unwrap_or("");
+                out.extend(v.parse::<f64>().ok());
+            }
+            out
+        };
+        let dots = attr("circle", "cx");
+        assert!(dots.len() >= 4, "{svg}");
+        // ... and no line reaches them: every series line (the wide ones with more than
+        // a legend's two points) ends well before the dots.
+        let line_xs: Vec<f64> = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|p| p.contains("stroke-width=\"2\""))
+            .filter_map(|p| p.split("points=\"").nth(1)?.split('"').next())
+            .map(|pts| {
+                pts.split(' ')
+                    .filter_map(|xy| xy.split(',').next()?.parse().ok())
+                    .collect::<Vec<f64>>()
+            })
+            .filter(|xs| xs.len() > 2)
+            .flatten()
+            .collect();
+        assert!(!line_xs.is_empty(), "the early lines are drawn");
+        let last_line = line_xs.iter().copied().fold(f64::MIN, f64::max);
+        let first_dot = dots.iter().copied().fold(f64::MAX, f64::min);
+        assert!(last_line < first_dot - 50.0, "{last_line} vs {first_dot}");
+    }
 }
 
 pub fn throughput(p: &Prepared) -> Result<String, String> {
