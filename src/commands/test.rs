@@ -13,7 +13,7 @@ use clap::Args;
 use faultline::clients::etcd::EtcdClients;
 use faultline::clients::external::{ExternalClients, ExternalContext, ExternalSpec};
 use faultline::clients::postgres::{Isolation, PostgresClients};
-use faultline::control::{Control, Node};
+use faultline::control::{Cmd, Control, Node};
 use faultline::db::{self, etcd::Etcd, postgres::Postgres, Db};
 use faultline::runner::harness;
 use faultline::runner::{ClientFactory, Progress, RunConfig, RunSummary};
@@ -367,6 +367,7 @@ fn run_matrix(o: &TestOpts, kinds: &[WorkloadKind], table: bool) -> anyhow::Resu
     let plan = plan(o, nodes.len(), kinds)?;
     let stop = stop_flag();
     let control = super::nodes::connect(&o.nodes)?;
+    preflight(&control, &plan.faults.faults)?;
     // Clock faults only reach etcd under the clock launcher (docs/nemesis.md).
     let clock = super::db::clock_launch(
         plan.faults.faults.contains(&FaultKind::Clock),
@@ -509,6 +510,53 @@ fn print_table(o: &TestOpts, rows: &[Checked], crashed: &[Crashed], verdict: Val
             crashed.len()
         );
     }
+}
+
+/// A node tool a fault needs: the tool, its Debian package, and the fault.
+type NodeTool = (&'static str, &'static str, &'static str);
+
+/// The node tools `faults` need.
+fn tools_for(faults: &[FaultKind]) -> Vec<NodeTool> {
+    let mut tools = Vec::new();
+    if faults.contains(&FaultKind::Partition) {
+        tools.push(("iptables", "iptables", "partition"));
+    }
+    if faults.contains(&FaultKind::Packet) {
+        tools.push(("iptables", "iptables", "packet"));
+        tools.push(("tc", "iproute2", "packet"));
+    }
+    tools
+}
+
+/// What a node's answer to the probe says is missing, as the error that fixes it.
+fn missing_tool(node: &str, probe_output: &str, tools: &[NodeTool]) -> Option<String> {
+    let missing = probe_output.split_whitespace().next()?;
+    let (tool, package, fault) = tools.iter().find(|t| t.0 == missing)?;
+    Some(format!(
+        "node {node} has no `{tool}`, which --nemesis {fault} needs: install it there \
+         (Debian: apt-get install {package}), or leave {fault} out of --nemesis"
+    ))
+}
+
+/// The node tools the chosen faults need, checked before the database is set up: a
+/// missing one is said with the package and the flag that avoids it, not found mid-run.
+fn preflight(control: &Control, faults: &[FaultKind]) -> anyhow::Result<()> {
+    let tools = tools_for(faults);
+    if tools.is_empty() {
+        return Ok(());
+    }
+    let script: Vec<String> = tools
+        .iter()
+        .map(|(t, _, _)| format!("command -v {t} >/dev/null 2>&1 || echo {t}"))
+        .collect();
+    let probe = Cmd::new("sh").args(["-c", &script.join("; ")]);
+    for (node, r) in control.on_all(|r| r.exec(&probe)) {
+        let out = r.with_context(|| format!("node {}: looking for the fault tools", node.name))?;
+        if let Some(e) = missing_tool(&node.name, &out.stdout, &tools) {
+            return Err(UsageError(e).into());
+        }
+    }
+    Ok(())
 }
 
 /// `--junit` and `--json`, once every run is over.
@@ -919,6 +967,19 @@ mod tests {
         assert!(e.contains("--packet") && e.contains("teleport"), "{e}");
         let e = parse_err(&["--nemesis", "kill,flood"]);
         assert!(e.contains("--nemesis") && e.contains("flood"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_fault_tool_says_the_package_and_the_flag() {
+        let tools = tools_for(&[FaultKind::Packet]);
+        assert!(missing_tool("n2", "", &tools).is_none());
+        let e = missing_tool("n2", "tc\n", &tools).unwrap();
+        assert!(
+            e.contains("node n2") && e.contains("apt-get install iproute2"),
+            "{e}"
+        );
+        assert!(e.contains("--nemesis packet"), "{e}");
+        assert!(tools_for(&[FaultKind::Kill]).is_empty());
     }
 
     fn parse_err(args: &[&str]) -> String {
