@@ -49,14 +49,13 @@ impl FaultKind {
 
     /// Parses `partition,kill,pause,clock,packet` (any combination, no repeats).
     pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, NemesisError> {
-        let mut out = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let k: FaultKind = part.parse()?;
-            if !out.contains(&k) {
-                out.push(k);
-            }
-        }
-        Ok(out)
+        let list: FaultList = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(list.0)
     }
 }
 
@@ -87,6 +86,19 @@ impl std::str::FromStr for FaultList {
     type Err = NemesisError;
     fn from_str(s: &str) -> Result<Self, NemesisError> {
         FaultKind::parse_list(s).map(FaultList)
+    }
+}
+
+/// Each fault once, where it first came.
+impl FromIterator<FaultKind> for FaultList {
+    fn from_iter<I: IntoIterator<Item = FaultKind>>(kinds: I) -> Self {
+        let mut out = Vec::new();
+        for k in kinds {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        FaultList(out)
     }
 }
 

@@ -178,7 +178,7 @@ impl Overrides {
                     return Err(BadInput(format!(
                         "--initial-value applies to the {} models, not {}",
                         takes.join(", "),
-                        model_name(other)
+                        other.name()
                     )));
                 }
             }
@@ -194,15 +194,6 @@ impl Overrides {
             *total = Some(t);
         }
         Ok(spec)
-    }
-}
-
-/// The model's name as the summary line and `--json` give it: the linearizability
-/// model's (`cas-register`), else the checker's (`list-append`).
-fn model_name(spec: &CheckerSpec) -> String {
-    match spec {
-        CheckerSpec::Linearizable { model, .. } => model.name().to_string(),
-        other => other.name().to_string(),
     }
 }
 
@@ -340,11 +331,12 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<CheckerSpec>), BadInput> {
 }
 
 /// The checker named on the command line, else the store folder's, else the one the
-/// operations suggest; `true` when guessed.
+/// operations of `history` suggest (cas-register when there are none to go by); `true`
+/// when guessed.
 fn choose(
     a: &CheckArgs,
     stored: Option<CheckerSpec>,
-    history: &History,
+    history: Option<&History>,
 ) -> Result<(CheckerSpec, bool), BadInput> {
     if let Some(name) = &a.model {
         let spec = CheckerSpec::named(name).map_err(|e| BadInput(e.to_string()))?;
@@ -353,6 +345,9 @@ fn choose(
     if let Some(spec) = stored {
         return Ok((spec, false));
     }
+    let Some(history) = history else {
+        return Ok((CheckerSpec::linearizable(LinearModel::CasRegister), true));
+    };
     let mut txns = history
         .ops
         .iter()
@@ -387,11 +382,7 @@ fn check_one(
         Err(e) if e.to_string().contains(READ_TIMEOUT) => {
             // Not bad input: the limit came first. The verdict is unknown, as for a
             // search that ran out of time.
-            let spec = match (&a.model, stored) {
-                (Some(m), _) => CheckerSpec::named(m).map_err(|e| BadInput(e.to_string()))?,
-                (None, Some(s)) => s,
-                (None, None) => CheckerSpec::linearizable(LinearModel::CasRegister),
-            };
+            let (spec, _) = choose(a, stored, None)?;
             return Ok(Outcome {
                 file,
                 spec,
@@ -404,7 +395,7 @@ fn check_one(
         Err(e) => return Err(BadInput(e.to_string())),
     };
     let read_seconds = t0.elapsed().as_secs_f64();
-    let (spec, guessed) = choose(a, stored, &history)?;
+    let (spec, guessed) = choose(a, stored, Some(&history))?;
     let spec = overrides.apply(spec)?;
     let is_txn = history
         .ops
@@ -413,7 +404,7 @@ fn check_one(
     // A guess that cannot read the history is likelier than a broken history.
     let hint = |message: String| {
         if guessed {
-            message + &guess_hint(&model_name(&spec), is_txn)
+            message + &guess_hint(spec.name(), is_txn)
         } else {
             message
         }
@@ -617,7 +608,7 @@ struct JsonLine<'a> {
     file: &'a Path,
     /// The linearizability report names its model itself.
     #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<String>,
+    model: Option<&'static str>,
     events: usize,
     read_seconds: f64,
     check_seconds: f64,
@@ -639,7 +630,7 @@ enum Reported<'a> {
 }
 
 fn print_outcome(o: &Outcome, as_json: bool) {
-    let model = model_name(&o.spec);
+    let model = o.spec.name();
     if as_json {
         let (report, ops, explanation) = match &o.report {
             Ok(r) => (

@@ -145,12 +145,10 @@ fn apply_nemesis(
         items.iter().flatten().map(|f| f.parse()).collect()
     }
     if n.faults.is_some() {
-        let mut faults = FaultList::default();
-        for k in parse_all::<FaultKind>(&n.faults).map_err(|e| bad("faults", e))? {
-            if !faults.0.contains(&k) {
-                faults.0.push(k);
-            }
-        }
+        let faults: FaultList = parse_all::<FaultKind>(&n.faults)
+            .map_err(|e| bad("faults", e))?
+            .into_iter()
+            .collect();
         set(&mut o.nemesis, Some(faults), free("nemesis"));
     }
     if n.packet.is_some() {

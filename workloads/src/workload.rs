@@ -30,6 +30,17 @@ impl WorkloadKind {
         WorkloadKind::Counter,
     ];
 
+    /// The checker that judges this workload's histories; `consistency_model` is the
+    /// one list-append is checked against (the others have none).
+    pub fn checker(self, consistency_model: ConsistencyModel) -> CheckerSpec {
+        match self {
+            WorkloadKind::Register => CheckerSpec::linearizable(LinearModel::CasRegister),
+            WorkloadKind::Set => CheckerSpec::JepsenSet,
+            WorkloadKind::Append => CheckerSpec::ListAppend { consistency_model },
+            WorkloadKind::Counter => CheckerSpec::Counter,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Register => "register",
@@ -142,7 +153,7 @@ pub fn register(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Register,
         generator: main_phase(opts, g),
-        checker: CheckerSpec::linearizable(LinearModel::CasRegister),
+        checker: WorkloadKind::Register.checker(opts.consistency_model),
     }
 }
 
@@ -169,7 +180,7 @@ pub fn set(opts: &WorkloadOptions) -> Workload {
             gen::log("final read"),
             final_read,
         ]),
-        checker: CheckerSpec::JepsenSet,
+        checker: WorkloadKind::Set.checker(opts.consistency_model),
     }
 }
 
@@ -206,9 +217,7 @@ pub fn append(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Append,
         generator: main_phase(opts, g),
-        checker: CheckerSpec::ListAppend {
-            consistency_model: opts.consistency_model,
-        },
+        checker: WorkloadKind::Append.checker(opts.consistency_model),
     }
 }
 
@@ -230,6 +239,6 @@ pub fn counter(opts: &WorkloadOptions) -> Workload {
     Workload {
         kind: WorkloadKind::Counter,
         generator: main_phase(opts, g),
-        checker: CheckerSpec::Counter,
+        checker: WorkloadKind::Counter.checker(opts.consistency_model),
     }
 }

@@ -90,17 +90,11 @@ impl TestRecord {
         {
             return Some(CheckerSpec::linearizable(m));
         }
-        match self.workload? {
-            WorkloadKind::Register => Some(CheckerSpec::linearizable(LinearModel::CasRegister)),
-            WorkloadKind::Set => Some(CheckerSpec::JepsenSet),
-            WorkloadKind::Counter => Some(CheckerSpec::Counter),
-            WorkloadKind::Append => Some(CheckerSpec::ListAppend {
-                consistency_model: self
-                    .config
-                    .consistency_model
-                    .unwrap_or(ConsistencyModel::StrictSerializable),
-            }),
-        }
+        let consistency_model = self
+            .config
+            .consistency_model
+            .unwrap_or(ConsistencyModel::StrictSerializable);
+        Some(self.workload?.checker(consistency_model))
     }
 }
 

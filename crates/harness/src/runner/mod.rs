@@ -90,9 +90,9 @@ pub trait ClientFactory: Send + Sync {
     }
 }
 
-/// Why a client could not be opened. The operation it was for fails (`no-client`)
-/// and the run goes on; [`OpenError::is_usage`] tells a caller that wants to stop
-/// whether the user's configuration is to blame.
+/// Why a client could not be opened. The operation it was for fails (`no-client`) and
+/// the run goes on; the variant says whose fault it was, for a caller that wants to
+/// stop on a misconfiguration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// The client is configured for a node it has no address for, or its program
@@ -105,12 +105,6 @@ pub enum OpenError {
     /// An external client program broke the protocol (a bug in the client).
     #[error("{0}")]
     Protocol(String),
-}
-
-impl OpenError {
-    pub fn is_usage(&self) -> bool {
-        matches!(self, OpenError::Misconfigured(_))
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
